@@ -1,0 +1,11 @@
+export { createGrpcClient, type CallOptions, type GrpcClient } from "./client.js";
+export { GrpcStatus, isServiceError, RpcError, toStatusObject } from "./errors.js";
+export {
+  registerService,
+  startGrpcServer,
+  type CallContext,
+  type GrpcServerHandle,
+  type GrpcServerOptions,
+  type ServiceImpl,
+  type ServiceRegistration,
+} from "./server.js";
