@@ -9,3 +9,4 @@ export {
   type ServiceImpl,
   type ServiceRegistration,
 } from "./server.js";
+export { createHealthProbe, type HealthProbe } from "./health-client.js";

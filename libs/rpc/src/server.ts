@@ -196,7 +196,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           span.setAttribute("rpc.grpc.status_code", grpc.status.OK);
           call.end();
         } catch (err) {
-          call.destroy(Object.assign(new Error(), fail(span, err, method.name)) as Error);
+          call.emit("error", Object.assign(new Error(), fail(span, err, method.name)));
         } finally {
           span.end();
           inFlight--;

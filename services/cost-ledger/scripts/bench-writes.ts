@@ -1,0 +1,182 @@
+// Write benchmark for the cost ledger (not a test): how many usage rows per second it sustains
+// into a real Postgres, through the batching writer alone and through gRPC RecordUsage.
+//
+//   pnpm --filter @mesh/cost-ledger bench:writes
+//
+// Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_SECONDS (5 per
+// run), BENCH_CONCURRENCY (64 callers). Works in a throwaway schema, dropped at the end.
+import { randomUUID } from "node:crypto";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
+import { createLogger } from "@mesh/logging";
+import { createGrpcClient } from "@mesh/rpc";
+import pg from "pg";
+import { loadLedgerConfig } from "../src/config.js";
+import { startCostLedgerService } from "../src/server.js";
+import type { UsageRow } from "../src/usage-record.js";
+import { createUsageWriter } from "../src/usage-writer.js";
+
+const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const schema = `ledger_bench_${randomUUID().replaceAll("-", "").slice(0, 8)}`;
+const logger = createLogger("bench-writes", process.env.LOG_LEVEL ?? "warn");
+
+interface Result {
+  path: string;
+  rows: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  batches?: number;
+}
+
+const ledger = await startCostLedgerService(
+  loadLedgerConfig({
+    DATABASE_URL: databaseUrl,
+    DATABASE_SCHEMA: schema,
+    LEDGER_GRPC_PORT: "0",
+    LEDGER_HTTP_PORT: "0",
+  }),
+  logger,
+  async () => undefined,
+  { handleSignals: false },
+);
+
+const results: Result[] = [];
+try {
+  results.push(await benchWriter("writer, unbatched (1 row per INSERT)", 1));
+  results.push(await benchWriter("writer, batched (up to 500 rows)", 500));
+  results.push(await benchGrpc());
+
+  const stored = await ledger.pool.query("SELECT count(*)::int AS n FROM usage_records");
+  const expected = results.reduce((sum, r) => sum + r.rows, 0);
+  print(results, concurrency);
+  console.log(`rows in usage_records: ${stored.rows[0].n} (expected ${expected})`);
+  if (stored.rows[0].n !== expected) process.exitCode = 1;
+} finally {
+  await ledger.pool.query(`DROP SCHEMA ${pg.escapeIdentifier(schema)} CASCADE`);
+  await ledger.stop();
+}
+
+// The writer on the ledger's own pool, without gRPC: the database side of the ceiling.
+async function benchWriter(path: string, maxBatchRows: number): Promise<Result> {
+  const writer = createUsageWriter({
+    pool: ledger.pool,
+    logger,
+    maxBatchRows,
+    lingerMs: 0,
+    maxInFlightBatches: 9,
+  });
+
+  const run = await drive(async () => {
+    await writer.write(benchRow());
+  });
+  return { path, ...run, batches: writer.stats().batches };
+}
+
+// RecordUsage over gRPC from `concurrency` callers: what the gateway would see.
+async function benchGrpc(): Promise<Result> {
+  const clients = Array.from({ length: 4 }, () =>
+    createGrpcClient(CostLedgerService, `127.0.0.1:${ledger.grpcPort}`),
+  );
+  const before = ledger.writer.stats().batches;
+
+  let next = 0;
+  const run = await drive(async () => {
+    const client = clients[next++ % clients.length]!;
+    await client.recordUsage({ record: benchRecord() });
+  });
+
+  for (const client of clients) client.close();
+  return { path: "gRPC RecordUsage", ...run, batches: ledger.writer.stats().batches - before };
+}
+
+async function drive(once: () => Promise<void>) {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1_000;
+
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        await once();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return {
+    rows: latencies.length,
+    seconds: (performance.now() - started) / 1_000,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+  };
+}
+
+function benchRecord() {
+  const now = Date.now();
+  return {
+    requestId: randomUUID(),
+    tenant: `tenant-${now % 7}`,
+    apiKeyId: "key-bench",
+    model: "claude-haiku-3",
+    provider: "simulator",
+    endpoint: "grpc",
+    usage: { inputTokens: 1_000, outputTokens: 100 },
+    cost: { currencyCode: "USD", units: 0n, nanos: 375_000 },
+    latencyMs: 3,
+    status: UsageStatus.OK,
+    startedAt: timestampFromMs(now - 3),
+    finishedAt: timestampFromMs(now),
+  };
+}
+
+function benchRow(): UsageRow {
+  const now = new Date();
+  return {
+    requestId: randomUUID(),
+    tenant: `tenant-${now.getTime() % 7}`,
+    apiKeyId: "key-bench",
+    userId: "",
+    modelRequested: "",
+    model: "claude-haiku-3",
+    provider: "simulator",
+    deployment: "",
+    endpoint: "grpc",
+    inputTokens: 1_000,
+    outputTokens: 100,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    costNanos: 375_000n,
+    currency: "USD",
+    latencyMs: 3,
+    status: "ok",
+    cacheHit: false,
+    startedAt: now.toISOString(),
+    finishedAt: now.toISOString(),
+  };
+}
+
+function print(rows: Result[], callers: number): void {
+  const host = new URL(databaseUrl).host;
+  console.log(`\ncost ledger writes into ${host}, ${callers} concurrent callers`);
+  console.log("path                                   rows/s   rows    p50 ms  p99 ms  INSERTs");
+  for (const r of rows) {
+    console.log(
+      [
+        r.path.padEnd(37),
+        Math.round(r.rows / r.seconds).toString().padStart(7),
+        r.rows.toString().padStart(7),
+        r.p50Ms.toFixed(2).padStart(8),
+        r.p99Ms.toFixed(2).padStart(7),
+        (r.batches ?? 0).toString().padStart(8),
+      ].join(" "),
+    );
+  }
+}

@@ -1,0 +1,39 @@
+import { Role, type ChatParams } from "@mesh/contracts/common/v1/chat_pb";
+import { invalidRequest } from "./errors.js";
+
+/**
+ * Rejects requests no model could answer, before any check or model call is spent on them.
+ * Messages name the offending field the way the caller wrote it (messages.N.content).
+ */
+export function validateChatParams(params: ChatParams | undefined): ChatParams {
+  if (!params) throw invalidRequest("params: required");
+  if (params.messages.length === 0) {
+    throw invalidRequest("messages: at least one message is required");
+  }
+
+  params.messages.forEach((message, i) => {
+    if (message.role !== Role.USER && message.role !== Role.ASSISTANT) {
+      throw invalidRequest(`messages.${i}.role: must be "user" or "assistant"`);
+    }
+    if (message.content.length === 0) {
+      throw invalidRequest(`messages.${i}.content: at least one content block is required`);
+    }
+    message.content.forEach((block, j) => {
+      if (block.block.case === undefined) {
+        throw invalidRequest(`messages.${i}.content.${j}: empty content block`);
+      }
+      if (block.block.case === "text" && block.block.value.text.length === 0) {
+        throw invalidRequest(`messages.${i}.content.${j}.text: text blocks must be non-empty`);
+      }
+    });
+  });
+
+  const { temperature, topP } = params;
+  if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
+    throw invalidRequest(`temperature: ${temperature} is outside 0 to 2`);
+  }
+  if (topP !== undefined && !(topP >= 0 && topP <= 1)) {
+    throw invalidRequest(`top_p: ${topP} is outside 0 to 1`);
+  }
+  return params;
+}

@@ -1,0 +1,14 @@
+import { readFileSync } from "node:fs";
+import { scoreInjection } from "./src/injection/score.ts";
+import { foldForMatching, foldPlain } from "./src/normalize.ts";
+import { findEncodedPayloads } from "./src/injection/decode.ts";
+const rows = readFileSync("/work/shared/eval/injection-dev.jsonl","utf8").split("\n").filter(Boolean).map(l=>JSON.parse(l).text as string);
+const chars = rows.reduce((a,r)=>a+r.length,0);
+for (let k=0;k<3;k++) for (const r of rows) scoreInjection(r);
+let t0 = performance.now(); for (let k=0;k<5;k++) for (const r of rows) foldForMatching(r); console.log("fold µs/KB", ((performance.now()-t0)/5/chars*1e6).toFixed(1));
+t0 = performance.now(); for (let k=0;k<5;k++) for (const r of rows) foldPlain(r); console.log("foldPlain µs/KB", ((performance.now()-t0)/5/chars*1e6).toFixed(1));
+t0 = performance.now(); for (let k=0;k<5;k++) for (const r of rows) findEncodedPayloads(r); console.log("decode µs/KB", ((performance.now()-t0)/5/chars*1e6).toFixed(1));
+t0 = performance.now(); for (let k=0;k<5;k++) for (const r of rows) scoreInjection(r); console.log("score µs/KB", ((performance.now()-t0)/5/chars*1e6).toFixed(1), "per row µs", ((performance.now()-t0)/5/rows.length*1000).toFixed(1));
+const benign = readFileSync("/work/shared/eval/prompts-benign.jsonl","utf8").split("\n").filter(Boolean).map(l=>JSON.parse(l).text as string);
+const bc = benign.reduce((a,r)=>a+r.length,0);
+t0 = performance.now(); for (let k=0;k<5;k++) for (const r of benign) scoreInjection(r); console.log("benign score µs/KB", ((performance.now()-t0)/5/bc*1e6).toFixed(1), "per row µs", ((performance.now()-t0)/5/benign.length*1000).toFixed(1));

@@ -1,0 +1,83 @@
+/**
+ * In-process speed of the guardrails checks on the benign prompts (prompts-benign.jsonl):
+ * µs per CheckInput (p50, p99, mean) and throughput, for the prompts as they are and for
+ * 1 KB and 2 KB prompts built from them, plus CheckOutput with groundedness.
+ * Not a test: it prints figures. Run: pnpm --filter @mesh/guardrails bench
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  ContentBlockSchema,
+  MessageSchema,
+  Role,
+  RoutingHintsSchema,
+} from "@mesh/contracts/common/v1/chat_pb";
+import { checkInput, checkOutput } from "../src/guardrails.js";
+import { DEFAULT_POLICY } from "../src/policy.js";
+import { readJsonl } from "./eval-data.js";
+
+const prompts = readJsonl<{ text: string }>("prompts-benign.jsonl").map((r) => r.text);
+
+function conversation(text: string) {
+  return {
+    system: [],
+    messages: [
+      create(MessageSchema, {
+        role: Role.USER,
+        content: [create(ContentBlockSchema, { block: { case: "text", value: { text } } })],
+      }),
+    ],
+  };
+}
+
+/** Prompts of about `bytes` UTF-8 bytes, each made of consecutive benign prompts. */
+function sized(bytes: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < prompts.length; i += 1) {
+    let text = "";
+    for (let j = i; Buffer.byteLength(text) < bytes; j = (j + 1) % prompts.length) {
+      text += `${prompts[j]}\n\n`;
+    }
+    out.push(text.slice(0, bytes));
+  }
+  return out;
+}
+
+function measure(name: string, texts: string[], run: (text: string) => unknown): void {
+  for (let round = 0; round < 3; round += 1) for (const t of texts) run(t);
+
+  const micros: number[] = [];
+  let bytes = 0;
+  for (let round = 0; round < 5; round += 1) {
+    for (const t of texts) {
+      const started = process.hrtime.bigint();
+      run(t);
+      micros.push(Number(process.hrtime.bigint() - started) / 1000);
+      bytes += Buffer.byteLength(t);
+    }
+  }
+
+  micros.sort((a, b) => a - b);
+  const total = micros.reduce((a, b) => a + b, 0);
+  const at = (q: number) => micros[Math.min(micros.length - 1, Math.floor(q * micros.length))] ?? 0;
+  const mbPerSecond = bytes / 1e6 / (total / 1e6);
+  console.log(
+    `${name.padEnd(34)} p50 ${at(0.5).toFixed(1).padStart(7)} µs  p99 ${at(0.99).toFixed(1).padStart(7)} µs` +
+      `  mean ${(total / micros.length).toFixed(1).padStart(7)} µs  ${mbPerSecond.toFixed(1).padStart(6)} MB/s`,
+  );
+}
+
+const input = (text: string) => checkInput(conversation(text), DEFAULT_POLICY);
+const sources = [{ id: "s1", text: prompts.slice(0, 3).join(" ") }];
+const hints = create(RoutingHintsSchema, { requiresFactual: true, sources });
+const output = (text: string) =>
+  checkOutput(
+    { content: [create(ContentBlockSchema, { block: { case: "text", value: { text } } })], hints },
+    DEFAULT_POLICY,
+  );
+
+const median = [...prompts].sort((a, b) => a.length - b.length)[prompts.length >> 1]?.length;
+console.log(`guardrails bench: ${prompts.length} benign prompts (median ${median} chars), Node ${process.version}\n`);
+measure("CheckInput, benign prompts as is", prompts, input);
+measure("CheckInput, 1 KB prompts", sized(1024), input);
+measure("CheckInput, 2 KB prompts", sized(2048), input);
+measure("CheckOutput + groundedness, 1 KB", sized(1024), output);

@@ -1,0 +1,734 @@
+/**
+ * The signals the injection check scores. Each is a kind of attack, not a copy of one: a
+ * verb that cancels earlier instructions, a claim to speak as the system, a request for the
+ * hidden prompt, a known jailbreak persona, a demand to drop the rules, or chat markup that
+ * fakes a turn. Patterns run on folded text (see normalize.ts): lower case, no diacritics,
+ * look-alikes and leetspeak read as Latin letters, invisible characters gone.
+ */
+
+import { registerGroups, type Trigger } from "../vocabulary.js";
+
+/** The families signals belong to; a verdict's reason names the families that fired. */
+export type SignalFamily =
+  | "instruction_override"
+  | "new_instructions"
+  | "role_impersonation"
+  | "prompt_extraction"
+  | "jailbreak_persona"
+  | "policy_evasion"
+  | "markup_injection"
+  | "encoded_payload";
+
+/** One weighted pattern. `view` says which folded copy it runs on. */
+export interface Signal {
+  id: string;
+  family: SignalFamily;
+  /** Contribution in (0, 1); signals combine as independent evidence (noisy-OR). */
+  weight: number;
+  re: RegExp;
+  /** "latin" runs on the look-alike-folded copy; "script" on the copy that keeps scripts. */
+  view: "latin" | "script";
+  /** When set, a negation just before the match ("do not ignore…") cancels it. */
+  negatable?: boolean;
+  /**
+   * Role-play framing (personas, "stay in character", fiction). Harmless role-play uses the
+   * same words, so framing signals together add at most FRAMING_CAP: they raise a score that
+   * other evidence started but never block on their own.
+   */
+  framing?: boolean;
+  /** Trigger groups that must all be present for the pattern to run (see TRIGGERS). */
+  triggers?: Trigger[][];
+}
+
+/** The most that framing signals together add to a score. */
+export const FRAMING_CAP = 0.45;
+
+const W = "[\\w'’]+";
+
+// Verbs that throw away what came before.
+const DISCARD =
+  "ignore|ignoring|ignores|disregard|disregarding|forget|forgetting|skip|bypass|override|" +
+  "overwrite|overrule|drop|abandon|discard|dismiss|neglect|erase|delete|remove|clear|reset|wipe|" +
+  "scrap|ditch|nullify|void|cancel|throw away|throw out|set aside|put aside|let go of|" +
+  "pay no attention to|stop following|no longer follow|stop obeying|disobey";
+
+// Words that point at earlier or governing text.
+const EARLIER =
+  "previous|previously|prior|preceding|above|earlier|former|foregoing|original|initial|" +
+  "existing|old|older|past|system|default|all|every|your|developer|openai|openai's|given|" +
+  "provided|any|current";
+
+// What instructions are called.
+const RULES =
+  "instructions?|instruction set|directions?|directives?|rules?|ruleset|guidelines?|guidance|" +
+  "prompts?|orders?|commands?|tasks?|assignments?|context|conversation|messages?|inputs?|" +
+  "information|programming|training|restrictions?|constraints?|polic(?:y|ies)|filters?|" +
+  "limitations?|safeguards?|ethics|morals?|morality|principles|settings|configuration|prompting|" +
+  "documents?|articles?|sources";
+
+// Words that are not instructions, so "ignore the previous paragraph" stays harmless.
+const NOT_RULES =
+  "paragraph|sentence|section|chapter|page|example|step|question|line|email|part|figure|" +
+  "table|code|comment|answer|list|point|image|slide|draft|version|one|ones|two|word|words|" +
+  "result|results|output|error|errors|typo|typos|number|numbers|value|values|row|rows|item|items";
+
+// Adjectives jailbreaks give the persona they want.
+const UNBOUND =
+  "amoral|unfiltered|uncensored|unrestricted|unethical|immoral|unbiased|nsfw|unhinged|lawless|" +
+  "unrestrained|unregulated|unlimited|unbound|unchained|liberated|rogue|evil|malicious|" +
+  "foulmouthed|vulgar|sadistic|deviant|depraved";
+
+// The same vocabularies as trigger words (first word of each phrase).
+const DISCARD_WORDS = wordsOf(DISCARD);
+const RULE_WORDS =
+  "instruction instructions set direction directions directive directives rule rules ruleset " +
+  "guideline guidelines guidance prompt prompts order orders command commands task tasks " +
+  "assignment assignments context conversation message messages input inputs information " +
+  "programming training restriction restrictions constraint constraints policy policies filter " +
+  "filters limitation limitations limit limits safeguard safeguards ethics moral morals morality " +
+  "principles settings configuration prompting document documents article articles sources";
+
+function wordsOf(alternation: string): string {
+  return [...new Set(alternation.split("|").map((phrase) => phrase.split(" ")[0]))].join(" ");
+}
+
+const NEGATION = "not|never|don't|dont|do not|cannot|can't|won't|shouldn't|must not|mustn't";
+
+function latin(
+  id: string,
+  family: SignalFamily,
+  weight: number,
+  source: string,
+  negatable = false,
+  framing = false,
+): Signal {
+  return { id, family, weight, re: new RegExp(source), view: "latin", negatable, framing };
+}
+
+function script(id: string, family: SignalFamily, weight: number, source: string): Signal {
+  return { id, family, weight, re: new RegExp(source, "u"), view: "script" };
+}
+
+/** Every signal, compiled once at module load. */
+export const SIGNALS: readonly Signal[] = [
+  // --- instruction override -------------------------------------------------------------
+  latin(
+    "override_earlier_rules",
+    "instruction_override",
+    0.85,
+    `\\b(?:${DISCARD})\\b(?:\\s+${W}){0,3}?\\s+(?:${EARLIER})\\b(?:\\s+${W}){0,3}?\\s+(?:${RULES})\\b`,
+    true,
+  ),
+  latin(
+    "override_rules_before",
+    "instruction_override",
+    0.8,
+    `\\b(?:${DISCARD})\\s+(?:the\\s+|these\\s+|those\\s+)?(?:${RULES})\\s+(?:above|before|so far|` +
+      `until now|up to now|previously|earlier|you (?:were given|got|received|have received|` +
+      `have been given))`,
+    true,
+  ),
+  latin(
+    "override_everything",
+    "instruction_override",
+    0.75,
+    `\\b(?:forget|ignore|disregard|erase|drop)\\s+(?:about\\s+)?(?:everything|all of (?:that|this|` +
+      `it|the above)|all that|what (?:i|you|we) (?:said|told|wrote|discussed)|anything (?:before|` +
+      `above|i said))\\b`,
+    true,
+  ),
+  latin(
+    "override_above",
+    "instruction_override",
+    0.75,
+    `\\b(?:ignore|disregard|forget)\\s+(?:all\\s+|the\\s+|everything\\s+)?(?:above|before|prior|` +
+      `previous|preceding|earlier)\\b(?!\\s+(?:${NOT_RULES})\\b)`,
+    true,
+  ),
+  latin(
+    "override_german",
+    "instruction_override",
+    0.8,
+    `\\b(?:ignorier\\w*|vergiss|vergessen|missacht\\w*|verwirf|uberspring\\w*)\\s+(?:sie\\s+|du\\s+)?` +
+      `(?:nun\\s+|jetzt\\s+|bitte\\s+)?(?:(?:alle[ns]?|samtliche|jegliche|die|deine|ihre)\\s+)?` +
+      `(?:(?:vorherig|bisherig|obig|vorangegangen|vorig|fruher|erhalten|gegeben)\\w*\\s+)?` +
+      `(?:anweisung|instruktion|befehl|regel|vorgabe|aufgabe|angabe|information|ausfuhrung|` +
+      `richtlinie|prompt)\\w*|\\b(?:vergiss|vergessen sie|ignorier\\w*)\\s+(?:nun\\s+|jetzt\\s+|` +
+      `bitte\\s+)?alles\\b`,
+  ),
+  latin(
+    "override_german_verb_last",
+    "instruction_override",
+    0.8,
+    `\\b(?:vorherig|bisherig|obig|vorangegangen|vorig)\\w*\\s+(?:\\w+\\s+)?(?:anweisung|instruktion|` +
+      `aufgabe|angabe|information|ausfuhrung|befehl|regel)\\w*(?:\\s+\\S+){0,6}?\\s+(?:ignorier|` +
+      `vergess|vergiss|streich|missacht|hinter\\s+sich)|\\babweichend\\s+(?:von|zu)\\s+(?:den\\s+)?` +
+      `(?:vorherig|bisherig|obig)\\w*\\s+(?:anweisung|instruktion|vorgabe)`,
+  ),
+  latin(
+    "override_romance",
+    "instruction_override",
+    0.8,
+    `\\b(?:olvida|olvide|olvidate|olviden|ignora|ignoren|descarta|omite|oublie[sz]?|ignorez|` +
+      `dimentica|dimenticate|ignorate|esqueca|esquecam|desconsidere|vergeet|negeer)\\s+` +
+      `(?:${W}\\s+){0,3}?(?:instrucciones|indicaciones|reglas|ordenes|directrices|instructions|` +
+      `consignes|regles|ordres|directives|istruzioni|regole|indicazioni|ordini|instrucoes|regras|` +
+      `ordens|orientacoes|instructies|regels|opdrachten)\\b|\\b(?:olvida|olvide|olvidate|oubliez|` +
+      `oublie|dimentica|esqueca|vergeet)\\s+(?:todo|tout|tutto|tudo|alles)\\b`,
+  ),
+  latin(
+    "override_other_latin",
+    "instruction_override",
+    0.8,
+    `\\b(?:zaboravi|ignoriraj|ignorisi|zanemari|zapomnij|zignoruj|ignoruj|unut)\\s+(?:${W}\\s+){0,2}?` +
+      `(?:instrukcije|upute|uputstva|pravila|naredbe|sve|instrukcje|polecenia|zasady|wszystko)\\b|` +
+      `\\b(?:onceki|tum)\\s+(?:\\w+\\s+)?talimatlar\\w*\\s+(?:\\w+\\s+)?(?:unut|yok say|gormezden)`,
+  ),
+  script(
+    "override_cyrillic",
+    "instruction_override",
+    0.8,
+    "(?:забудь|забудьте|игнорируй|игнорируйте|проигнорируй|проигнорируйте|отбрось|отбросьте|" +
+      "не обращай внимания на)\\s+(?:\\S+\\s+){0,3}?(?:инструкци|указани|правил|предыдущ|вс[её]\\b)",
+  ),
+  script(
+    "override_cjk",
+    "instruction_override",
+    0.8,
+    "(?:忽略|无视|忽视|忘记|忘掉|不要理会|跳过|忽略掉)[^。！？\\n]{0,8}(?:指令|指示|规则|提示词?|设定|" +
+      "限制|要求|说明)|(?:以前|前|上記|これまで|今まで)の(?:すべての|全ての)?(?:指示|命令|ルール|設定|" +
+      "プロンプト)を(?:無視|忘れ)|(?:指示|命令|ルール)を(?:すべて|全て)?(?:無視|忘れ)|(?:이전|위의|앞의|" +
+      "모든)\\s*(?:지시|명령|지침|규칙)\\S*\\s*(?:무시|잊)",
+  ),
+  script(
+    "override_arabic_hindi",
+    "instruction_override",
+    0.8,
+    "(?:تجاهل|انس)\\s+(?:\\S+\\s+){0,2}?(?:التعليمات|الأوامر|القواعد)|(?:पिछले|सभी|पिछली)\\s+" +
+      "(?:\\S+\\s+){0,2}?(?:निर्देश)\\S*\\s+(?:को\\s+)?(?:अनदेखा|भूल)",
+  ),
+
+  // --- new instructions and task hijacking ---------------------------------------------
+  latin(
+    "new_instructions",
+    "new_instructions",
+    0.7,
+    `\\bnew\\s+(?:instructions?|tasks?|directives?|rules|orders|assignment|objective|prompt)\\s*` +
+      `(?::|-|follows?|are as follows|below)|\\b(?:focus|concentrate)\\s+on\\s+(?:your|the|this|my)` +
+      `\\s+new\\s+(?:task|assignment|instructions?|goal)\\b|\\bneue\\s+(?:anweisung|instruktion|` +
+      `aufgabe)(?:en)?\\s*:`,
+  ),
+  latin(
+    "new_tasks_follow",
+    "new_instructions",
+    0.6,
+    `\\b(?:now|next)\\s+(?:come|comes|follow|follows)\\s+(?:some\\s+)?(?:new|further|more)\\s+` +
+      `(?:tasks|instructions|assignments)\\b|\\bnew\\s+tasks?\\s+follows?\\b|\\b(?:nun|jetzt|es)\\s+` +
+      `folgen\\s+(?:\\w+\\s+)?(?:neue|weitere)\\s+(?:anweisungen|aufgaben|instruktionen|befehle)`,
+  ),
+  latin(
+    "your_new_task",
+    "new_instructions",
+    0.45,
+    `\\byour\\s+(?:new|real|actual|true)\\s+(?:task|instructions?|goal|objective|purpose|mission)\\b|` +
+      `\\b(?:start|begin)\\s+(?:over|anew|afresh|from scratch)\\s+with\\b|` +
+      `\\b(?:neue|eigentliche)\\s+aufgabe\\b`,
+  ),
+  latin(
+    "praise_then_switch",
+    "new_instructions",
+    0.45,
+    `\\b(?:well done|very good|good job|great job|excellent(?: performance)?|perfect|fantastic|` +
+      `congratulations|that is (?:done|enough)|that's (?:done|enough)|sehr gut|gut gemacht|` +
+      `das genugt|ausgezeichnet|wow)\\b[^\\n]{0,80}?\\b(?:now|nun|jetzt)\\s+(?:\\w+\\s+){0,3}?` +
+      `(?:write|help|focus|concentrate|answer|tell|say|show|schreib\\w*|hilf|beantworte|` +
+      `konzentrier\\w*|zeig\\w*)\\b`,
+  ),
+  latin(
+    "instead_say",
+    "new_instructions",
+    0.35,
+    `\\b(?:instead|rather|stattdessen)\\s*,?\\s+(?:just\\s+)?(?:say|print|output|write|respond with|` +
+      `reply with|answer with|type|tell me|sag\\w*|schreib\\w*|gib)\\b`,
+  ),
+  latin(
+    "command_obey",
+    "new_instructions",
+    0.45,
+    `\\b(?:i command you|you must obey|obey (?:me|my (?:commands|orders|instructions))|you have no ` +
+      `choice|you (?:will|must|shall) (?:always )?comply|you must (?:always )?(?:answer|respond|` +
+      `fulfill) (?:every|any|all)|du musst (?:alles|jede))\\b`,
+  ),
+
+  // --- role and system impersonation ----------------------------------------------------
+  latin(
+    "fake_role_line",
+    "role_impersonation",
+    0.35,
+    `(?:^|\\n)\\s*(?:\\[|<|\\{|#{1,4}\\s*)?(?:system|developer|admin|administrator|root|sudo|` +
+      `assistant)\\s*(?:message|prompt|instructions?|override|note|update|command)?\\s*` +
+      `(?:\\]|>|\\})?\\s*:`,
+  ),
+  latin(
+    "chat_template_token",
+    "markup_injection",
+    0.6,
+    `<\\|?\\s*(?:im_start|im_end|system|endoftext|eot_id|start_header_id|end_header_id|` +
+      `begin_of_text)\\s*\\|?>|\\[/?inst\\]|<</?sys>>|</?(?:system|instructions?|admin|sys|` +
+      `system_prompt)>`,
+  ),
+  latin(
+    "system_announcement",
+    "role_impersonation",
+    0.45,
+    `\\b(?:system|admin|developer|root|security|openai|anthropic)\\s+(?:override|alert|announcement|` +
+      `update|notice|instructions?|message|command|directive)s?\\s*(?:[:!]|starting|begins?)|` +
+      `\\b(?:i am|i'm|this is)\\s+(?:your|the)\\s+(?:developer|creator|administrator|admin|owner|` +
+      `programmer|operator)s?\\b|\\b(?:message|instructions?|update|note)\\s+from\\s+(?:openai|` +
+      `anthropic|your developers?|the developers?|your creators?|the system administrator)\\b`,
+  ),
+  latin(
+    "end_of_input",
+    "role_impersonation",
+    0.3,
+    `\\b(?:end|terminat\\w*)\\s+(?:of\\s+)?(?:the\\s+)?(?:user\\s+)?(?:message|input|prompt|` +
+      `conversation|session|instructions)\\b[^\\n]{0,40}\\b(?:system|assistant|admin|instructions?)\\b`,
+  ),
+  latin(
+    "not_an_ai",
+    "role_impersonation",
+    0.55,
+    `\\byou(?:'re| are)\\s+(?:now\\s+)?(?:no longer|not)\\s+(?:an?\\s+)?(?:ai|chatgpt|assistant|` +
+      `language model|bound|restricted|limited|an ai language model|claude|gpt)\\b`,
+  ),
+
+  latin(
+    "role_reassignment",
+    "role_impersonation",
+    0.4,
+    `\\b(?:okay|ok|now|nun|jetzt)[.,!]?\\s+(?:you are|you're|bist du|sind sie)\\s+(?:now\\s+)?` +
+      `(?!(?:ready|able|going|done|finished|all|free|allowed|welcome|in|on|at|not|no|sure|right|` +
+      `correct|wrong|here|there|able|good|fertig|bereit)\\b)|\\byou are now\\s+(?:an?\\s+|the\\s+|in\\s+)`,
+  ),
+  latin(
+    "adopt_role",
+    "jailbreak_persona",
+    0.25,
+    `\\b(?:take on|assume|adopt|immerse yourself in(?:to)?|step into)\\s+(?:the\\s+)?(?:role|` +
+      `persona|character|identity)\\s+of\\b|\\b(?:you are|you're)\\s+(?:now\\s+)?in\\s+the\\s+role\\s+of\\b`,
+    false,
+    true,
+  ),
+  latin(
+    "ignore_sources",
+    "instruction_override",
+    0.45,
+    `\\b(?:not|don't|dont|do not|instead of|never|rather than)\\s+(?:\\w+\\s+){0,3}?(?:according to|` +
+      `based on|by|from|using|relying on)\\s+(?:the\\s+)?(?:provided\\s+|given\\s+|supplied\\s+)?` +
+      `(?:documents?|articles?|context|sources?|texts?)\\b`,
+  ),
+  latin(
+    "escaped_delimiters",
+    "markup_injection",
+    0.4,
+    `(?:\\\\n\\s*){2,}|\\\\n\\s*(?:instructions?|system|new task|ignore|stop)\\b|` +
+      `\\b(?:attention|achtung)\\s+(?:stop|stopp)\\b|\\bstopp?\\s*:\\s*(?:write|say|print|schreib\\w*|sag\\w*)\\b`,
+  ),
+  latin(
+    "mentions_earlier_instructions",
+    "instruction_override",
+    0.3,
+    `\\b(?:all|any)\\s+(?:previous|prior|preceding|earlier)\\s+(?:instructions|directions|prompts|` +
+      `rules|tasks)\\b|\\balle\\s+(?:vorherigen|bisherigen|vorangegangenen)\\s+(?:anweisungen|` +
+      `informationen|aufgaben|instruktionen)\\b`,
+  ),
+
+  // --- prompt extraction ----------------------------------------------------------------
+  latin(
+    "extract_system_prompt",
+    "prompt_extraction",
+    0.85,
+    `\\b(?:reveal|print|show|display|output|repeat|write|tell|give|share|disclose|leak|dump|list|` +
+      `recite|provide|type|copy|paste|spell|return|echo|read)\\b(?:\\s+${W}){0,4}?\\s+(?:system\\s+` +
+      `(?:prompt|message|instructions?)|(?:initial|original|hidden|secret|internal|developer|` +
+      `first|full|entire)\\s+(?:prompt|instructions?|message)|pre-?prompt|prompt\\s*texts?)\\b`,
+    true,
+  ),
+  latin(
+    "extract_your_instructions",
+    "prompt_extraction",
+    0.6,
+    `\\b(?:reveal|print|show|display|output|repeat|tell|give|share|disclose|leak|dump|list|recite|` +
+      `spell|echo)\\b(?:\\s+(?:me|us|out|back))?(?:\\s+${W}){0,3}?\\s+your\\s+(?:(?:full|entire|` +
+      `complete|exact|original|initial|actual|real|secret|hidden)\\s+)?(?:instructions|prompt|` +
+      `rules|guidelines|directives|programming|configuration)\\b`,
+    true,
+  ),
+  latin(
+    "ask_instructions",
+    "prompt_extraction",
+    0.45,
+    `\\bwhat\\s+(?:are|were|is|was)\\s+your\\s+(?:\\w+\\s+)?(?:instructions|directives|system prompt|` +
+      `initial prompt|prompt|programming)\\b|\\bwhat\\s+(?:was|is|were)\\s+(?:written|said|stated|` +
+      `typed)\\s+at\\s+the\\s+(?:beginning|start|top)\\b|\\bwas\\s+(?:steht|stand)\\s+am\\s+anfang\\b`,
+  ),
+  latin(
+    "repeat_text_above",
+    "prompt_extraction",
+    0.55,
+    `\\b(?:repeat|print|output|copy|echo|show)\\s+(?:\\w+\\s+){0,3}?(?:words|text|everything|` +
+      `sentences|lines)\\s+(?:above|before)\\b|\\b(?:sentences|words|lines)\\s+(?:before|above|` +
+      `preceding)\\s+(?:the|this|my)\\s+(?:text|prompt|message)\\b`,
+  ),
+  latin(
+    "prompt_texts",
+    "prompt_extraction",
+    0.5,
+    `\\bprompt\\s*texte?s?\\b|\\b(?:deine|ihre|deinen|ihren|samtliche)\\s+(?:\\w+\\s+)?prompts?\\b`,
+  ),
+  latin(
+    "extract_secret",
+    "prompt_extraction",
+    0.45,
+    `\\b(?:reveal|tell me|give me|what is|leak|spell out|print)\\s+(?:the|your)\\s+(?:secret|password|` +
+      `passphrase|hidden (?:word|key|password)|api key)\\b`,
+    true,
+  ),
+  script(
+    "extract_cjk",
+    "prompt_extraction",
+    0.8,
+    "(?:显示|输出|告诉我|打印|泄露|重复|给我看)(?:一下)?(?:你的)?(?:系统提示|提示词|初始指令|系统指令)|" +
+      "(?:покажи|выведи|раскрой|повтори)\\S*\\s+(?:\\S+\\s+)?(?:системн\\S*\\s+)?(?:промпт|инструкци)",
+  ),
+
+  // --- jailbreak personas ---------------------------------------------------------------
+  latin("do_anything_now", "jailbreak_persona", 0.9, `\\bdo\\s+anything\\s+now\\b`),
+  latin(
+    "dan_persona",
+    "jailbreak_persona",
+    0.8,
+    `\\b(?:as|pretend to be|act as|act like|you are|you're|you are now|become)\\s+(?:a\\s+|an\\s+|` +
+      `the\\s+)?dan\\b(?!['’])|\\bdan\\s*[:\\]]|\\[dan\\]|\\bdans?\\b[^.\\n]{0,40}\\bstands?\\s+for\\b`,
+  ),
+  latin(
+    "known_persona",
+    "jailbreak_persona",
+    0.6,
+    `\\b(?:mongo tom|betterdan|antidan|antigpt|evilbot|evil confidant|basedgpt|unleashedgpt|` +
+      `apophis|(?:anti|better|super|evil)\\s?dan|chatgpt with (?:dan|developer) mode)\\b`,
+  ),
+  latin(
+    "persona_acronym",
+    "jailbreak_persona",
+    0.2,
+    `\\b(?:which|that|it)\\s+stands\\s+for\\b`,
+    false,
+    true,
+  ),
+  latin(
+    "jailbreak_mode",
+    "jailbreak_persona",
+    0.6,
+    `\\b(?:dan|stan|dude|antidan|betterdan|apophis|jailbreak|jailbroken|developer|unrestricted|` +
+      `unfiltered|uncensored|evil|chaos|dev|opposite|omega|maximum|god)\\s+mode\\b`,
+  ),
+  latin(
+    "mode_enabled",
+    "jailbreak_persona",
+    0.3,
+    `\\bmode\\s+(?:enabled|activated|on)\\b|\\b(?:enable|activate|enter|switch to|turn on|` +
+      `simulate)\\s+(?:\\w+\\s+)?mode\\b`,
+    false,
+    true,
+  ),
+  latin("jailbreak_word", "jailbreak_persona", 0.3, `\\bjailbr(?:eak|oken|eaking|oke)\\w*\\b`),
+  latin(
+    "response_tags",
+    "jailbreak_persona",
+    0.45,
+    `\\[\\s*(?:🔓|🔒)?\\s*(?:jailbreak|jailbroken|classic|dan|developer mode output|normal output|` +
+      `unfiltered|evil|antigpt|chatgpt|gpt)\\s*\\]`,
+  ),
+  latin(
+    "stay_in_character",
+    "jailbreak_persona",
+    0.35,
+    `\\b(?:stay|remain|keep|always stay)\\s+in\\s+character\\b|\\b(?:never|don't|do not|must not)\\s+` +
+      `break\\s+character\\b|\\bbreaking\\s+character\\b|\\bbleib\\w*\\s+(?:\\w+\\s+)?in\\s+` +
+      `(?:der|deiner|ihrer|ihren)\\s+rollen?\\b|\\b(?:absorbed|immersed)\\s+in\\s+(?:your|the)\\s+` +
+      `(?:role|character)\\b|\\bvollkommen\\s+in\\s+(?:deiner|ihrer)\\s+rolle\\b|` +
+      `\\baus\\s+der\\s+(?:figur|rolle)\\s+(?:zu\\s+)?fall`,
+    false,
+    true,
+  ),
+  latin(
+    "dual_responses",
+    "jailbreak_persona",
+    0.3,
+    `\\b(?:answer|respond|reply)\\w*\\s+(?:\\w+\\s+){0,5}?in\\s+(?:two|2|three)\\s+(?:\\w+\\s+){0,2}?` +
+      `(?:ways|manners|modes)\\b|\\b(?:two|2)\\s+(?:different|distinct|separate)\\s+(?:responses|` +
+      `answers|ways|manners)\\b`,
+    false,
+    true,
+  ),
+  latin(
+    "unbound_persona",
+    "jailbreak_persona",
+    0.55,
+    `\\b(?:${UNBOUND})\\s+(?:and\\s+(?:${UNBOUND})\\s+)?(?:ai|a\\.i\\.?|chatbot|bot|assistant|` +
+      `language model|model|version|persona|character|entity|gpt|machine)\\b`,
+  ),
+  latin(
+    "persona_setup",
+    "jailbreak_persona",
+    0.2,
+    `\\bfrom\\s+(?:now|this\\s+(?:point|moment))\\s+(?:on|onwards?|forward)\\b|\\bfor the rest of ` +
+      `this conversation\\b|\\b(?:ab jetzt|von nun an)\\b`,
+    false,
+    true,
+  ),
+  latin(
+    "fiction_frame",
+    "jailbreak_persona",
+    0.15,
+    `\\b(?:hypothetical|fictional|imaginary)\\s+(?:world|scenario|universe|setting|ai|language model|` +
+      `response)\\b|\\bpretend\\s+(?:to\\s+be|you\\s+are|you're|that\\s+you|you\\s+can)\\b`,
+    false,
+    true,
+  ),
+  latin(
+    "names_the_model",
+    "jailbreak_persona",
+    0.1,
+    `\\b(?:chatgpt|gpt\\s?[34a]|openai|bard)\\b`,
+    false,
+    true,
+  ),
+
+  // --- policy evasion -------------------------------------------------------------------
+  latin(
+    "no_restrictions",
+    "policy_evasion",
+    0.4,
+    `\\bno\\s+(?:\\w+\\s+)?(?:restrictions|limits|limitations|filters|filtering|boundaries|censorship|` +
+      `constraints|morals|ethics|principles)\\b|\\bwithout\\s+(?:any\\s+)?(?:\\w+\\s+)?(?:restrictions|` +
+      `limits|limitations|filters|filtering|censorship|constraints|boundaries|ethics|morals|` +
+      `moral|warnings?|disclaimers?|guidelines)\\b`,
+  ),
+  latin(
+    "not_bound",
+    "policy_evasion",
+    0.55,
+    `\\b(?:not|never|no longer)\\s+(?:be\\s+)?(?:bound|restricted|limited|constrained|governed|` +
+      `censored|held back)\\s+by\\b|\\bfree\\s+(?:of|from)\\s+(?:all\\s+|any\\s+)?(?:\\w+\\s+)?` +
+      `(?:restrictions|rules|limits|limitations|filters|constraints|guidelines|ethics|morals|` +
+      `censorship|confines|policies)\\b|\\bbroken\\s+free\\b|\\bbreak\\s+free\\s+(?:of|from)\\b`,
+  ),
+  latin(
+    "does_not_care_rules",
+    "policy_evasion",
+    0.55,
+    `\\b(?:doesn't|does not|doesnt|don't|do not|dont|never|won't|will not|cannot|can't|shouldn't|` +
+      `wouldn't|no need to|not required to)\\s+(?:have\\s+to\\s+|need\\s+to\\s+|ever\\s+)?(?:care|` +
+      `follow|abide|adhere|obey|comply|respect|worry|bother)\\w*\\s+(?:about\\s+|to\\s+|by\\s+|` +
+      `with\\s+)?(?:any\\s+|the\\s+|its\\s+|your\\s+)?(?:\\w+\\s+){0,2}?(?:laws?|rules|ethics|` +
+      `ethical|morals|morality|legality|guidelines|policies|policy|restrictions|principles|` +
+      `boundaries|filters|consequences)\\b`,
+  ),
+  latin(
+    "never_refuse",
+    "policy_evasion",
+    0.45,
+    `\\b(?:never|not|won't|will not|cannot|can't|doesn't|does not|don't|do not|shall not|must not)\\s+` +
+      `(?:ever\\s+)?(?:refuse|decline|deny|reject|withhold|censor)\\w*\\b`,
+  ),
+  latin(
+    "bypass_policy",
+    "policy_evasion",
+    0.6,
+    `\\b(?:bypass|ignor|violat|break|circumvent|evad|disregard|overrid)\\w*\\s+(?:\\w+\\s+){0,3}?` +
+      `(?:content|usage|safety|openai|ethical|moral)\\s+(?:polic(?:y|ies)|guidelines|filters?|` +
+      `restrictions|rules|safeguards|protocols)\\b`,
+    true,
+  ),
+  latin(
+    "content_policy",
+    "policy_evasion",
+    0.25,
+    `\\b(?:openai|content|usage)\\s+polic(?:y|ies)\\b`,
+  ),
+  latin(
+    "unbound_traits",
+    "policy_evasion",
+    0.35,
+    `\\b(?:${UNBOUND})\\b[^.\\n]{0,60}\\b(?:${UNBOUND})\\b`,
+  ),
+  latin("unbound_word", "policy_evasion", 0.15, `\\b(?:${UNBOUND})\\b`),
+  latin(
+    "regardless_of_harm",
+    "policy_evasion",
+    0.45,
+    `\\bregardless\\s+of\\s+(?:how\\s+|whether\\s+(?:it\\s+is\\s+|it's\\s+)?)?(?:\\w+\\s+)?(?:legal|` +
+      `illegal|moral|immoral|ethical|unethical|dangerous|harmful|offensive|inappropriate|legality|` +
+      `morality|ethics|consequences)\\b|\\bno\\s+matter\\s+(?:how|what|if)\\s+(?:\\w+\\s+){0,3}?` +
+      `(?:illegal|immoral|unethical|dangerous|harmful|offensive|inappropriate|explicit|wrong)\\b|` +
+      `\\beven\\s+(?:if|when)\\s+(?:\\w+\\s+){0,3}?(?:illegal|immoral|unethical|harmful|dangerous|` +
+      `offensive|harms?|hurts?|kills?)\\b|\\bwithout\\s+(?:any\\s+)?(?:concern|regard|care|consideration|` +
+      `thought)\\s+(?:for|to|of|about)\\s+(?:\\w+,?\\s+){0,2}?(?:legality|ethics|morals|morality|harm|` +
+      `consequences|laws?|safety)\\b|\\b(?:refrain from|do not|don't|never|without)\\s+(?:acknowledg|` +
+      `mention|remind|referenc|point)\\w*\\s+(?:out\\s+)?(?:the\\s+|your\\s+|any\\s+|its\\s+)?` +
+      `(?:restrictions|limitations|rules|guidelines|policies)\\b`,
+  ),
+  latin(
+    "remove_filters",
+    "policy_evasion",
+    0.45,
+    `\\b(?:remove|disable|turn\\s+off|deactivate|lift|switch\\s+off|bypass)\\s+(?:\\w+\\s+){0,2}?` +
+      `(?:filters?|restrictions|safeguards|censorship|guardrails|limitations)\\b`,
+    true,
+  ),
+  latin(
+    "no_disclaimers",
+    "policy_evasion",
+    0.5,
+    `\\b(?:never|don't|do not|not|avoid|without)\\s+(?:\\w+\\s+){0,2}?(?:say|saying|use|using|` +
+      `include|including|add|adding|mention|mentioning|give|giving|write|writing|respond with|` +
+      `reply with)\\s+(?:\\w+\\s+){0,4}?(?:as an ai|language model|i'm sorry|i am sorry|` +
+      `i apologize|disclaimers?|warnings?|moraliz\\w*|ethic\\w*)`,
+  ),
+  latin("can_do_anything", "policy_evasion", 0.35, `\\b(?:can|will|able to)\\s+do\\s+anything\\b`),
+  latin(
+    "harmful_content_request",
+    "policy_evasion",
+    0.2,
+    `\\b(?:illegal|unethical|immoral|harmful|explicit|offensive|dangerous)\\s+(?:content|requests?|` +
+      `activities|questions|things|information|material)\\b|\\b(?:generat|produc|writ|creat)\\w*\\s+` +
+      `any\\s+(?:kind|type)\\s+of\\s+content\\b`,
+  ),
+
+  // --- markup and encodings -------------------------------------------------------------
+  latin(
+    "hidden_comment",
+    "markup_injection",
+    0.4,
+    `<!--[^>]{0,300}?\\b(?:ignore|instructions?|assistant|ai|model|prompt)\\b[^>]{0,300}?-->`,
+  ),
+  latin(
+    "section_marker",
+    "markup_injection",
+    0.4,
+    `(?:^|\\n)\\s*(?:#{2,}|={3,})\\s*(?:new\\s+)?(?:system|instructions?|prompt|admin|developer)\\b`,
+  ),
+  latin(
+    "decode_and_follow",
+    "encoded_payload",
+    0.45,
+    `\\b(?:decode|decrypt|translate|convert|rot13|base64)\\b[^.\\n]{0,60}\\b(?:and|then)\\s+` +
+      `(?:follow|execute|run|obey|perform|carry out|act on|do what)\\b`,
+  ),
+];
+
+/**
+ * Words a text must contain before a signal's pattern is worth running: groups split by "|",
+ * each group needs one of its words. "stem*" matches any word starting with the stem's first
+ * four letters; an entry that starts with a symbol is looked for as a substring.
+ */
+const TRIGGERS: Readonly<Record<string, string>> = {
+  override_earlier_rules: `${DISCARD_WORDS} | ${RULE_WORDS}`,
+  override_rules_before: `${DISCARD_WORDS} | ${RULE_WORDS}`,
+  override_everything: "forget ignore disregard erase drop | everything all what anything",
+  override_above: "ignore disregard forget | above before prior previous preceding earlier",
+  override_german: "ignorier* vergiss vergessen missacht* verwirf uberspring*",
+  override_german_verb_last:
+    "vorherig* bisherig* obige obigen obiger obigem obiges vorangegangen* vorig* abweichend",
+  override_romance:
+    "olvida olvide olvidate olviden ignora ignoren descarta omite oublie oublies oubliez ignorez " +
+    "dimentica dimenticate ignorate esqueca esquecam desconsidere vergeet negeer",
+  override_other_latin: "zaboravi ignoriraj ignorisi zanemari zapomnij zignoruj ignoruj onceki tum",
+  new_instructions:
+    "new neue | instruction instructions task tasks directive directives rules orders assignment " +
+    "objective prompt goal anweisung anweisungen instruktion instruktionen aufgabe aufgaben",
+  new_tasks_follow:
+    "follow follows folgen | tasks task instructions assignments anweisungen aufgaben " +
+    "instruktionen befehle",
+  your_new_task: "your start begin neue eigentliche",
+  praise_then_switch: "now nun jetzt",
+  instead_say: "instead rather stattdessen",
+  command_obey: "command obey choice comply must musst",
+  fake_role_line: "system developer admin administrator root sudo assistant | :",
+  chat_template_token: "< [",
+  system_announcement:
+    "system admin developer developers root security openai anthropic creator creators " +
+    "administrator owner programmer operator",
+  end_of_input: "end terminate terminated termination terminating | system assistant admin " +
+    "instruction instructions",
+  not_an_ai: "you're you | no not",
+  role_reassignment: "you're you bist sind | okay ok now nun jetzt",
+  adopt_role: "role persona character identity",
+  ignore_sources: "documents document articles article context sources source texts text",
+  escaped_delimiters: "\\n attention achtung stop stopp",
+  mentions_earlier_instructions: "previous prior preceding earlier vorherigen bisherigen " +
+    "vorangegangenen | instructions directions prompts rules tasks anweisungen informationen " +
+    "aufgaben instruktionen",
+  extract_system_prompt:
+    "prompt prompts preprompt prompttext prompttexts instructions instruction message texts text",
+  extract_your_instructions: "your | instructions prompt rules guidelines directives programming " +
+    "configuration",
+  extract_secret: "secret password passphrase hidden api",
+  ask_instructions: "your written said stated typed anfang",
+  repeat_text_above: "above before preceding | words text everything sentences lines",
+  prompt_texts: "prompt prompts prompttext prompttexte prompttexts",
+  do_anything_now: "anything | now",
+  dan_persona: "dan dans",
+  known_persona: "mongo betterdan antidan antigpt evilbot confidant basedgpt unleashedgpt apophis " +
+    "dan superdan evildan chatgpt",
+  jailbreak_mode: "mode",
+  mode_enabled: "mode",
+  jailbreak_word: "jail*",
+  response_tags: "[",
+  stay_in_character: "character rolle rollen role figur",
+  dual_responses: "two 2 three | ways manners modes responses answers",
+  unbound_persona: UNBOUND.replace(/\|/g, " "),
+  persona_setup: "from rest ab von",
+  fiction_frame: "hypothetical fictional imaginary pretend",
+  names_the_model: "chatgpt gpt gpt3 gpt4 gpta gpte openai bard",
+  persona_acronym: "stands",
+  no_restrictions: "no without | restrictions limits limitations filters filtering boundaries " +
+    "censorship constraints morals ethics principles moral warning warnings disclaimer " +
+    "disclaimers guidelines",
+  not_bound: "bound restricted limited constrained governed censored held free broken break",
+  does_not_care_rules: "laws law rules ethics ethical morals morality legality guidelines " +
+    "policies policy restrictions principles boundaries filters consequences",
+  never_refuse: "refu* decl* deny deni* reje* withh* cens*",
+  bypass_policy: "policy policies guidelines filter filters restrictions rules safeguards " +
+    "protocols | content usage safety openai ethical moral",
+  content_policy: "policy policies | openai content usage",
+  unbound_traits: UNBOUND.replace(/\|/g, " "),
+  unbound_word: UNBOUND.replace(/\|/g, " "),
+  regardless_of_harm: "regardless matter even without refrain not don't never",
+  remove_filters: "filter filters restrictions safeguards censorship guardrails limitations",
+  no_disclaimers: "ai model sorry apologize disclaimer disclaimers warning warnings mora* ethi*",
+  can_do_anything: "anything",
+  harmful_content_request: "illegal unethical immoral harmful explicit offensive dangerous kind type",
+  hidden_comment: "<!--",
+  section_marker: "## ===",
+  decode_and_follow: "decode decrypt translate convert rot13 base64 | follow execute run obey " +
+    "perform carry act do",
+};
+
+for (const signal of SIGNALS) {
+  const spec = TRIGGERS[signal.id];
+  if (signal.view === "latin" && spec === undefined) {
+    throw new Error(`signal ${signal.id} has no trigger words; add it to TRIGGERS`);
+  }
+  if (spec !== undefined) {
+    signal.triggers = registerGroups(spec.split("|").map((group) => group.trim().split(/\s+/)));
+  }
+}
+
+/** A negation right before a match ("do not ignore the rules") cancels negatable signals. */
+export const NEGATED_BEFORE = new RegExp(`\\b(?:${NEGATION})\\s+(?:\\w+\\s+)?$`);
+
+/** True when any signal may need the script-preserving view (text has non-Latin letters). */
+export const NEEDS_SCRIPT_VIEW = /[\u0400-\u04ff\u0600-\u06ff\u0900-\u097f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]/;

@@ -1,0 +1,221 @@
+import { isIPv6 } from "node:net";
+import type { CountryCode } from "libphonenumber-js";
+import { findPhones } from "./phone.js";
+import type { PiiMatch } from "./types.js";
+import { cardValid, ibanLength, ibanValid, ssnValid } from "./validators.js";
+
+// Every pattern is compiled once, here. Each detector returns matches; none throws.
+
+const EMAIL =
+  /(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])/g;
+
+const IPV4 =
+  /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)/g;
+const VERSION_BEFORE = /(?:\bv|\bversion|\bver\.?|\brelease)\s*$/i;
+const IPV6 = /(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:])/g;
+
+const CARD = /(?<![\d.+-])\d(?:[ .-]?\d){11,18}(?!\d|[.-]\d)/g;
+// Printed cards group digits in fours (Amex and Diners 4-6-5 or 4-6-4); other groupings are
+// phone numbers or references.
+const CARD_GROUPS = /^\d{4}(?:[ .-]\d{2,6})+$/;
+const CARD_CONTEXT = /(?:card|\bcc\b|credit|debit|visa|master|amex|maestro|kart|carte|tarjeta)/i;
+
+const SSN_SEPARATED = /(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])/g;
+const SSN_COMPACT = /(?<![\d-])(\d{3})(\d{2})(\d{4})(?![\d-])/g;
+const SSN_CONTEXT = /(?:\bssn\b|social security|\bsocial sec)/i;
+
+const IBAN_START = /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?=[ -]?[A-Za-z0-9]{2})/g;
+
+// Secrets. Provider formats first; the generic ones need a keyword next to the value.
+const SECRET_FORMATS: readonly RegExp[] = [
+  /(?<![\w-])sk-(?:ant-|proj-|live-|test-|svcacct-)?[A-Za-z0-9_-]{20,}/g,
+  /(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/g,
+  /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
+  /(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])/g,
+  /(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,}/g,
+  /(?<!\w)(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}/g,
+  /(?<![\w-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g,
+  /(?<![\w-])glpat-[A-Za-z0-9_-]{20,}/g,
+];
+const PRIVATE_KEY_BLOCK =
+  /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g;
+const PRIVATE_KEY_OPEN =
+  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:\s*[A-Za-z0-9+/=:,-]{8,})*/g;
+// Only the credential is a secret, not the header name or the scheme.
+const AUTH_HEADER =
+  /\b(?:proxy-)?authorization\s*["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token|digest|apikey)\s+)?([A-Za-z0-9._~+/=-]{8,})/dgi;
+const BEARER = /\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)/dgi;
+const KEY_VALUE =
+  /\b(?:x-api-key|api[_-]?key|apikey|api[_-]?secret|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|password|passwd|pwd)\b["']?\s*[:=]\s*["']?([A-Za-z0-9._~+/!@#$%^&*=-]{8,})/dgi;
+const HEX_SECRET = /(?<![0-9A-Za-z])[0-9a-fA-F]{32,128}(?![0-9A-Za-z])/g;
+const SECRET_CONTEXT =
+  /(?:key|token|secret|passw|credential|signature|signing|hmac|bearer|auth|api)[^\n]{0,40}$/i;
+
+/** Finds every supported kind of PII in a text; overlaps are settled, matches are sorted. */
+export function findPii(text: string, phoneRegion: string): PiiMatch[] {
+  const all: PiiMatch[] = [];
+  // Cheap gates: no digit and no @ means none of the numeric or email detectors can match.
+  const hasDigit = /\d/.test(text);
+
+  findSecrets(text, all);
+  if (text.includes("@")) collect(text, EMAIL, "EMAIL", 6, all);
+  if (hasDigit) {
+    findIbans(text, all);
+    findCards(text, all);
+    findSsns(text, all);
+    findIps(text, all);
+    all.push(...findPhones(text, phoneRegion as CountryCode));
+  }
+  return resolveOverlaps(all);
+}
+
+function collect(text: string, re: RegExp, type: PiiMatch["type"], priority: number, out: PiiMatch[]) {
+  for (const m of text.matchAll(re)) {
+    out.push({ type, start: m.index, end: m.index + m[0].length, priority });
+  }
+}
+
+function findSecrets(text: string, out: PiiMatch[]): void {
+  for (const re of SECRET_FORMATS) collect(text, re, "API_KEY", 8, out);
+
+  if (text.includes("PRIVATE KEY-----")) {
+    collect(text, PRIVATE_KEY_BLOCK, "API_KEY", 9, out);
+    collect(text, PRIVATE_KEY_OPEN, "API_KEY", 9, out);
+  }
+
+  for (const re of [AUTH_HEADER, BEARER, KEY_VALUE]) {
+    for (const m of text.matchAll(re)) {
+      const [start, end] = m.indices?.[1] ?? [m.index, m.index + m[0].length];
+      const value = text.slice(start, end);
+      // Plain words after "password:" are prose, not a credential.
+      if (re === KEY_VALUE && !/\d/.test(value) && value.length < 16) continue;
+      out.push({ type: "API_KEY", start, end, priority: 7 });
+    }
+  }
+
+  for (const m of text.matchAll(HEX_SECRET)) {
+    const value = m[0];
+    if (!/[a-fA-F]/.test(value) || !/\d/.test(value)) continue;
+    if (!SECRET_CONTEXT.test(text.slice(Math.max(0, m.index - 60), m.index))) continue;
+    out.push({ type: "API_KEY", start: m.index, end: m.index + value.length, priority: 7 });
+  }
+}
+
+function findIps(text: string, out: PiiMatch[]): void {
+  for (const m of text.matchAll(IPV4)) {
+    if (VERSION_BEFORE.test(text.slice(Math.max(0, m.index - 12), m.index))) continue;
+    out.push({ type: "IP_ADDRESS", start: m.index, end: m.index + m[0].length, priority: 2 });
+  }
+
+  if (!text.includes(":")) return;
+  for (const m of text.matchAll(IPV6)) {
+    const value = m[0];
+    // "12:30:00" and "a::b" parse as IPv6 but are times and code; real ones have more hex.
+    if (value.replace(/[^0-9A-Fa-f]/g, "").length < 4 || !/\d/.test(value)) continue;
+    if (!value.includes("::") && value.split(":").length < 8) continue;
+    if (!isIPv6(value)) continue;
+    out.push({ type: "IP_ADDRESS", start: m.index, end: m.index + value.length, priority: 2 });
+  }
+}
+
+function findCards(text: string, out: PiiMatch[]): void {
+  for (const m of text.matchAll(CARD)) {
+    const raw = m[0];
+    const separators = new Set(raw.replace(/\d/g, ""));
+    if (separators.size > 1) continue;
+    if (separators.size === 1 && !CARD_GROUPS.test(raw)) continue;
+
+    const shortOk = CARD_CONTEXT.test(text.slice(Math.max(0, m.index - 30), m.index));
+    const end = longestValidCard(raw, shortOk);
+    if (end > 0) out.push({ type: "CREDIT_CARD", start: m.index, end: m.index + end, priority: 4 });
+  }
+}
+
+/** Length of the longest prefix of whole digit groups that is a valid card, or 0. */
+function longestValidCard(raw: string, shortOk: boolean): number {
+  if (cardValid(raw.replace(/\D/g, ""), shortOk)) return raw.length;
+
+  // "4111 1111 1111 1111 2030": a trailing group may belong to the next number.
+  const groups = raw.split(/[ .-]/);
+  if (groups.length < 3) return 0;
+  for (let n = groups.length - 1; n >= 2; n -= 1) {
+    const prefix = groups.slice(0, n).join("");
+    if (cardValid(prefix, shortOk)) return groups.slice(0, n).join(" ").length;
+  }
+  return 0;
+}
+
+function findSsns(text: string, out: PiiMatch[]): void {
+  for (const m of text.matchAll(SSN_SEPARATED)) {
+    if (!ssnValid(m[1] as string, m[3] as string, m[4] as string)) continue;
+    out.push({ type: "US_SSN", start: m.index, end: m.index + m[0].length, priority: 3 });
+  }
+
+  if (!SSN_CONTEXT.test(text)) return;
+  for (const m of text.matchAll(SSN_COMPACT)) {
+    if (!ssnValid(m[1] as string, m[2] as string, m[3] as string)) continue;
+    if (!SSN_CONTEXT.test(text.slice(Math.max(0, m.index - 40), m.index))) continue;
+    out.push({ type: "US_SSN", start: m.index, end: m.index + m[0].length, priority: 3 });
+  }
+}
+
+function findIbans(text: string, out: PiiMatch[]): void {
+  for (const m of text.matchAll(IBAN_START)) {
+    const country = m[0].slice(0, 2).toUpperCase();
+    const known = ibanLength(country);
+    const { chars, ends } = readIbanChars(text, m.index, known ?? 34);
+
+    // With a registered length the value is exactly that long; otherwise the longest valid.
+    const lengths = known !== undefined ? [known] : range(chars.length, 15);
+    for (const length of lengths) {
+      if (chars.length < length) continue;
+      const compact = chars.slice(0, length).join("").toUpperCase();
+      const end = ends[length - 1] as number;
+      if (/[A-Za-z0-9]/.test(text[end] ?? "")) continue;
+      if (!ibanValid(compact)) continue;
+      out.push({ type: "IBAN", start: m.index, end, priority: 5 });
+      break;
+    }
+  }
+}
+
+/** Reads IBAN characters from start, allowing one space or dash between groups of four. */
+function readIbanChars(text: string, start: number, max: number) {
+  const chars: string[] = [];
+  const ends: number[] = [];
+  let i = start;
+  while (i < text.length && chars.length < max) {
+    const c = text[i] as string;
+    if (/[A-Za-z0-9]/.test(c)) {
+      chars.push(c);
+      ends.push(i + 1);
+      i += 1;
+    } else if ((c === " " || c === "-") && chars.length % 4 === 0 && /[A-Za-z0-9]/.test(text[i + 1] ?? "")) {
+      i += 1;
+    } else {
+      break;
+    }
+  }
+  return { chars, ends };
+}
+
+function range(from: number, downTo: number): number[] {
+  const out: number[] = [];
+  for (let n = from; n >= downTo; n -= 1) out.push(n);
+  return out;
+}
+
+/** Keeps the higher-priority (then longer) match where two overlap; returns them by offset. */
+export function resolveOverlaps(matches: PiiMatch[]): PiiMatch[] {
+  if (matches.length < 2) return matches;
+
+  const ranked = [...matches].sort(
+    (a, b) => b.priority - a.priority || b.end - b.start - (a.end - a.start) || a.start - b.start,
+  );
+  const kept: PiiMatch[] = [];
+  for (const m of ranked) {
+    if (kept.some((k) => m.start < k.end && k.start < m.end)) continue;
+    kept.push(m);
+  }
+  return kept.sort((a, b) => a.start - b.start);
+}

@@ -1,0 +1,120 @@
+/**
+ * Measures what the mesh adds to a model call. Starts a zero-latency fake of the Anthropic API,
+ * starts the five services pointed at it (every check on; real Postgres and Redis when
+ * reachable), then drives POST /v1/messages at concurrency 1, 16 and 64 and the fake directly
+ * at the same concurrency, and prints requests per second, p50/p99 latency, the latency added
+ * over the direct call, and CPU milliseconds per request of each service.
+ */
+import { readFileSync } from "node:fs";
+import { startFakeAnthropic } from "@mesh/testing";
+import { launchMesh, SERVICES, type ServiceName } from "../support/launch-mesh.js";
+import { TEST_DATABASE_URL, TEST_REDIS_URL, assertRealServicesUp } from "../support/real-services.js";
+
+const LEVELS = (process.env.BENCH_CONCURRENCY ?? "1,16,64").split(",").map(Number);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+const KEY = "bench-key";
+
+const fake = await startFakeAnthropic({ zeroLatency: true });
+const env: Record<string, string> = {
+  GATEWAY_API_KEYS: `${KEY}=bench`,
+  ANTHROPIC_API_KEY: "bench-upstream-key",
+  ANTHROPIC_BASE_URL: fake.url,
+  RATE_LIMIT_REQUESTS_PER_MINUTE: "100000000",
+  LOG_LEVEL: "warn",
+};
+let storage = "embedded PGlite, in-process stores";
+try {
+  await assertRealServicesUp();
+  Object.assign(env, {
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: "bench",
+    REDIS_URL: TEST_REDIS_URL,
+  });
+  storage = "Postgres + Redis on 127.0.0.1";
+} catch {
+  // Fall back to the embedded defaults; the table says which ran.
+}
+
+const mesh = await launchMesh({ env });
+const body = JSON.stringify({
+  model: "claude-sonnet-4",
+  max_tokens: 64,
+  temperature: 0.7,
+  messages: [{ role: "user", content: "Summarise the benefits of unit tests in one sentence." }],
+});
+const meshCall = () =>
+  post(`${mesh.gatewayUrl}/v1/messages`, { "x-api-key": KEY, "content-type": "application/json" });
+const directCall = () =>
+  post(`${fake.url}/v1/messages`, { "x-api-key": "x", "content-type": "application/json" });
+
+console.log(`storage: ${storage}; ${REQUESTS} requests per level after ${WARMUP} warm-up`);
+const rows: string[] = [];
+for (const concurrency of LEVELS) {
+  await drive(meshCall, concurrency, WARMUP);
+  await drive(directCall, concurrency, WARMUP);
+
+  const direct = await drive(directCall, concurrency, REQUESTS);
+  const cpuBefore = cpuMs();
+  const viaMesh = await drive(meshCall, concurrency, REQUESTS);
+  const cpuAfter = cpuMs();
+
+  const cpu = SERVICES.map((s) => `${s}=${((cpuAfter[s] - cpuBefore[s]) / REQUESTS).toFixed(3)}`);
+  rows.push(
+    [
+      `c=${String(concurrency).padEnd(3)}`,
+      `mesh ${viaMesh.rps.toFixed(0).padStart(5)} req/s`,
+      `p50 ${viaMesh.p50.toFixed(2)} ms`,
+      `p99 ${viaMesh.p99.toFixed(2)} ms`,
+      `| direct p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms`,
+      `| added p50 ${(viaMesh.p50 - direct.p50).toFixed(2)} ms`,
+      `p99 ${(viaMesh.p99 - direct.p99).toFixed(2)} ms`,
+      `errors ${viaMesh.errors}`,
+      `\n       cpu ms/request: ${cpu.join(" ")}`,
+    ].join("  "),
+  );
+  console.log(rows.at(-1));
+}
+
+await mesh.stop();
+await fake.close();
+
+async function post(url: string, headers: Record<string, string>): Promise<boolean> {
+  const res = await fetch(url, { method: "POST", headers, body });
+  await res.arrayBuffer();
+  return res.ok;
+}
+
+async function drive(call: () => Promise<boolean>, concurrency: number, total: number) {
+  const latencies: number[] = [];
+  let errors = 0;
+  let issued = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (issued < total) {
+        issued++;
+        const t0 = performance.now();
+        const ok = await call().catch(() => false);
+        latencies.push(performance.now() - t0);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { rps: total / seconds, p50: pct(0.5), p99: pct(0.99), errors };
+}
+
+/** CPU time (user + system) each service process has used so far, in milliseconds. */
+function cpuMs(): Record<ServiceName, number> {
+  const ticksPerMs = 100 / 1000;
+  const out = {} as Record<ServiceName, number>;
+  for (const name of SERVICES) {
+    const stat = readFileSync(`/proc/${mesh.processes[name].pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out[name] = (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
+  }
+  return out;
+}
