@@ -117,17 +117,51 @@ export async function startGateway(
     services: [grpcGatewayService(pipeline)],
   });
 
+  const drainMs = config.SHUTDOWN_DEADLINE_MS - 2_000;
+  const steps = [
+    {
+      name: "report not serving",
+      run: async () => {
+        ready = false;
+        grpc.markNotServing();
+      },
+    },
+    {
+      name: "drain in-flight requests",
+      run: async () => {
+        // Idle keep-alive connections are closed at once; busy ones after their response.
+        const closing = app.close();
+        app.server.closeIdleConnections();
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+        await Promise.all([grpc.shutdown(drainMs), withTimeout(closing, drainMs)]);
+        clearInterval(sweep);
+      },
+    },
+    {
+      name: "close clients and stores",
+      run: async () => {
+        pipeline.close();
+        for (const probe of Object.values(peers)) probe.close();
+        await stores.close();
+      },
+    },
+    { name: "flush telemetry", run: flushTelemetry },
+  ];
   const stop = async () => {
-    ready = false;
-    grpc.markNotServing();
-    await Promise.all([grpc.shutdown(config.SHUTDOWN_DEADLINE_MS - 2_000), app.close()]);
-    pipeline.close();
-    for (const probe of Object.values(peers)) probe.close();
-    await stores.close();
-    await flushTelemetry();
+    for (const step of steps) await step.run();
   };
-  onShutdownSignal(logger, config.SHUTDOWN_DEADLINE_MS, [{ name: "drain and close", run: stop }]);
+  onShutdownSignal(logger, config.SHUTDOWN_DEADLINE_MS, steps);
 
   logger.info({ httpPort, grpcPort: grpc.port }, "gateway listening");
   return { httpPort, grpcPort: grpc.port, stop };
+}
+
+function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    work.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -8,10 +8,11 @@ const CANDIDATE =
 
 // Words that say a number nearby is a phone number, in the languages of the default regions.
 const CONTEXT_BEFORE =
-  /(?:phone|telephone|\btel\b|mobile|\bcell|\bfax\b|\bcall|\breach\b|\bring\b|\bdial|\btext\b|\bsms\b|whatsapp|contact|number|\bno\.|hotline|helpline|\bdesk\b|office|landline|answering|messages?|voicemail|joindre|erreichen|anrufen|appele[rz]|llamar|chiamare|ligar|t[ée]l[ée]phone|telefon|\bhandy\b|tel[ée]fono|celular|m[óo]vil|num[ée]ro|portable)[^\d\n]{0,30}$/i;
+  /(?:phone|telephone|\btel\b|mobile|\bcell|\bfax\b|\bcall|\breach\b|\bring\b|\bdial|\btext\b|\bsms\b|whatsapp|contact|number|\bno\.|hotline|helpline|\bdesk\b|office|landline|answering|messages?|voicemail|joindre|erreichen|anrufen|\bruf\b|appele[rz]|llamar|chiamare|ligar|t[ée]l[ée]phone|telefon|\bhandy\b|tel[ée]fono|celular|m[óo]vil|num[ée]ro|portable)[^\d\n]{0,30}$/i;
 const CONTEXT_AFTER = /^[ ,]*\(?(?:mobile|cell|office|fax|home|work|tel|phone|landline)\b/i;
 // "9543 1819 St. John Street": numbers followed by a street word are a house number.
 const STREET_AFTER = /^,? (?:st\.?|street|ave\.?|avenue|road|rd\.?|blvd|lane|ln\.?|drive|dr\.?|way|court|ct\.?)\b/i;
+const LIST_JOIN = /^(?:,? ?(?:or|and|oder|und|ou|et|o|y)? ?|\s*[,/;|]\s*)$/i;
 const DATE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?!\d)/;
 const TIME_OR_DECIMAL = /^\d+\.\d+$/;
 
@@ -27,16 +28,20 @@ const CONTEXT_REGIONS: readonly CountryCode[] = [
  */
 export function findPhones(text: string, region: CountryCode): PiiMatch[] {
   const found: PiiMatch[] = [];
+  let previousEnd = -1;
   for (const m of text.matchAll(CANDIDATE)) {
     const raw = m[0];
     const digits = raw.replace(/\D/g, "");
     if (digits.length < 7 || digits.length > 15) continue;
     if (DATE.test(raw) || TIME_OR_DECIMAL.test(raw)) continue;
 
+    // "call +44 20 7946 0958 or 020 7946 0018": a number listed after a phone number is one.
     const start = m.index;
     const end = start + raw.length;
-    if (accept(text, raw, digits, start, end, region)) {
+    const listed = previousEnd >= 0 && LIST_JOIN.test(text.slice(previousEnd, start));
+    if (accept(text, raw, digits, start, end, region, listed)) {
       found.push({ type: "PHONE", start, end, priority: 1 });
+      previousEnd = end;
     }
   }
   return found;
@@ -49,12 +54,13 @@ function accept(
   start: number,
   end: number,
   region: CountryCode,
+  listed: boolean,
 ): boolean {
   if (raw.startsWith("+")) return parsePhoneNumberFromString(raw)?.isPossible() ?? false;
 
   if (STREET_AFTER.test(text.slice(end, end + 12))) return false;
   const separated = raw.length > digits.length;
-  const context = CONTEXT_BEFORE.test(text.slice(Math.max(0, start - 40), start)) ||
+  const context = listed || CONTEXT_BEFORE.test(text.slice(Math.max(0, start - 40), start)) ||
     CONTEXT_AFTER.test(text.slice(end, end + 16));
 
   // A bare run of digits is an order number or an id unless context says otherwise.

@@ -1,0 +1,148 @@
+import { createRequire } from "node:module";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { OrchestratorService } from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
+import { createLogger } from "@mesh/logging";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createGrpcClient,
+  createHealthProbe,
+  GrpcStatus,
+  registerService,
+  RpcError,
+  startGrpcServer,
+  type GrpcServerHandle,
+} from "./index.js";
+
+let server: GrpcServerHandle;
+let address: string;
+
+beforeAll(async () => {
+  server = await startGrpcServer({
+    host: "127.0.0.1",
+    port: 0,
+    logger: createLogger("rpc-test", "silent"),
+    tracerName: "rpc-test",
+    services: [
+      registerService(OrchestratorService, {
+        async complete(req) {
+          if (!req.requestId) throw new RpcError(GrpcStatus.INVALID_ARGUMENT, "no id", "bad_id");
+          return { result: { requestId: req.requestId, model: "m" } };
+        },
+        async *streamComplete(req) {
+          yield { event: { event: { case: "textDelta", value: { index: 0, text: "a" } } } };
+          if (req.requestId === "fail") {
+            throw new RpcError(GrpcStatus.UNAVAILABLE, "upstream went away", "stream_interrupted");
+          }
+          yield { event: { event: { case: "textDelta", value: { index: 0, text: "b" } } } };
+        },
+        async listModels() {
+          throw new Error("secret detail that must not reach the caller");
+        },
+      }),
+    ],
+  });
+  address = `127.0.0.1:${server.port}`;
+});
+
+afterAll(async () => {
+  await server.shutdown(1_000);
+});
+
+describe("grpc server and client over protobuf-es", () => {
+  it("carries a handler's status code and reason to the caller", async () => {
+    const client = createGrpcClient(OrchestratorService, address);
+
+    const ok = await client.complete({ requestId: "r1" });
+    const err = await client.complete({}).catch((e: RpcError) => e);
+    const internal = await client.listModels({}).catch((e: RpcError) => e);
+    client.close();
+
+    expect(ok.result?.requestId).toBe("r1");
+    expect(err).toBeInstanceOf(RpcError);
+    expect([err.code, err.message, err.reason]).toEqual([
+      GrpcStatus.INVALID_ARGUMENT,
+      "no id",
+      "bad_id",
+    ]);
+    expect(internal.code).toBe(GrpcStatus.INTERNAL);
+    expect(internal.message).not.toContain("secret");
+  });
+
+  it("streams messages and ends a failed stream with the handler's status", async () => {
+    const client = createGrpcClient(OrchestratorService, address);
+    const texts: string[] = [];
+
+    for await (const m of client.streamComplete({ requestId: "ok" })) {
+      if (m.event?.event.case === "textDelta") texts.push(m.event.event.value.text);
+    }
+    const failed: string[] = [];
+    const err = await (async () => {
+      for await (const m of client.streamComplete({ requestId: "fail" }, { timeoutMs: 3_000 })) {
+        if (m.event?.event.case === "textDelta") failed.push(m.event.event.value.text);
+      }
+    })().catch((e: RpcError) => e);
+    client.close();
+
+    expect(texts).toEqual(["a", "b"]);
+    expect(failed).toEqual(["a"]);
+    expect(err).toBeInstanceOf(RpcError);
+    expect([(err as RpcError).code, (err as RpcError).reason]).toEqual([
+      GrpcStatus.UNAVAILABLE,
+      "stream_interrupted",
+    ]);
+  });
+
+  it("answers grpc.health.v1 and reflection", async () => {
+    const probe = createHealthProbe(address);
+    await expect(probe.check()).resolves.toBeUndefined();
+
+    const services = await listServicesByReflection(address);
+    expect(services).toEqual(["orchestrator.v1.OrchestratorService"]);
+    probe.close();
+  });
+
+  it("reports NOT_SERVING once told to", async () => {
+    const other = await startGrpcServer({
+      host: "127.0.0.1",
+      port: 0,
+      logger: createLogger("rpc-test", "silent"),
+      tracerName: "rpc-test",
+      services: [],
+    });
+    const probe = createHealthProbe(`127.0.0.1:${other.port}`);
+
+    await probe.check();
+    other.markNotServing();
+    await expect(probe.check()).rejects.toThrow("not serving (status 2)");
+    probe.close();
+    await other.shutdown(1_000);
+  });
+});
+
+/** Lists services through grpc.reflection.v1, as grpcurl does. */
+async function listServicesByReflection(target: string): Promise<string[]> {
+  const require = createRequire(import.meta.url);
+  const protoPath = require.resolve(
+    "@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto",
+  );
+  const definition = protoLoader.loadSync(protoPath, { keepCase: true });
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
+  };
+  const Reflection = loaded.grpc.reflection.v1.ServerReflection;
+  const client = new Reflection(target, grpc.credentials.createInsecure());
+
+  return new Promise((resolve, reject) => {
+    const call = client.ServerReflectionInfo() as grpc.ClientDuplexStream<unknown, {
+      list_services_response?: { service: { name: string }[] };
+    }>;
+    call.on("data", (reply) => {
+      resolve(reply.list_services_response?.service.map((s) => s.name) ?? []);
+      call.end();
+      client.close();
+    });
+    call.on("error", reject);
+    call.write({ list_services: "" });
+  });
+}
