@@ -54,8 +54,8 @@ describe("grpc server and client over protobuf-es", () => {
     const client = createGrpcClient(OrchestratorService, address);
 
     const ok = await client.complete({ requestId: "r1" });
-    const err = await client.complete({}).catch((e: RpcError) => e);
-    const internal = await client.listModels({}).catch((e: RpcError) => e);
+    const err = await rpcErrorOf(client.complete({}));
+    const internal = await rpcErrorOf(client.listModels({}));
     client.close();
 
     expect(ok.result?.requestId).toBe("r1");
@@ -81,7 +81,7 @@ describe("grpc server and client over protobuf-es", () => {
       for await (const m of client.streamComplete({ requestId: "fail" }, { timeoutMs: 3_000 })) {
         if (m.event?.event.case === "textDelta") failed.push(m.event.event.value.text);
       }
-    })().catch((e: RpcError) => e);
+    })().then(() => undefined, (e: RpcError) => e);
     client.close();
 
     expect(texts).toEqual(["a", "b"]);
@@ -145,4 +145,10 @@ async function listServicesByReflection(target: string): Promise<string[]> {
     call.on("error", reject);
     call.write({ list_services: "" });
   });
+}
+
+async function rpcErrorOf(call: Promise<unknown>): Promise<RpcError> {
+  const outcome = await call.then(() => undefined, (e: unknown) => e);
+  if (!(outcome instanceof RpcError)) throw new Error("expected the call to fail with RpcError");
+  return outcome;
 }

@@ -32,13 +32,15 @@ export function checkInjection(
 
   segments.forEach((segment, index) => {
     const { hits } = scoreInjection(segment.text, prepared[index]);
+    if (hits.length === 0) return;
+
+    texts.add(index);
     for (const hit of hits) {
-      texts.add(index);
       const seen = best.get(hit.id);
       if (!seen || hit.weight > seen.weight) best.set(hit.id, hit);
-      if (spans.length < MAX_SPANS) {
-        spans.push({ ...segment.location, start: hit.start, end: hit.end });
-      }
+    }
+    for (const [start, end] of mergeRanges(hits.map((h) => [h.start, h.end]))) {
+      if (spans.length < MAX_SPANS) spans.push({ ...segment.location, start, end });
     }
   });
 
@@ -61,4 +63,16 @@ export function checkInjection(
       `in ${texts.size} text${texts.size === 1 ? "" : "s"}`,
     stage,
   };
+}
+
+/** Unites overlapping ranges so one phrase matched by several signals is one span. */
+function mergeRanges(ranges: [number, number][]): [number, number][] {
+  const sorted = ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const out: [number, number][] = [];
+  for (const [start, end] of sorted) {
+    const last = out[out.length - 1];
+    if (last && start < last[1]) last[1] = Math.max(last[1], end);
+    else out.push([start, end]);
+  }
+  return out;
 }
