@@ -133,11 +133,12 @@ async function listServicesByReflection(target: string): Promise<string[]> {
   const Reflection = loaded.grpc.reflection.v1.ServerReflection;
   const client = new Reflection(target, grpc.credentials.createInsecure());
 
+  type Reply = { list_services_response?: { service: { name: string }[] } };
+  const open = client.ServerReflectionInfo as () => grpc.ClientDuplexStream<unknown, Reply>;
+
   return new Promise((resolve, reject) => {
-    const call = client.ServerReflectionInfo() as grpc.ClientDuplexStream<unknown, {
-      list_services_response?: { service: { name: string }[] };
-    }>;
-    call.on("data", (reply) => {
+    const call = open.call(client);
+    call.on("data", (reply: Reply) => {
       resolve(reply.list_services_response?.service.map((s) => s.name) ?? []);
       call.end();
       client.close();
