@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { GatewayService } from "@mesh/contracts/gateway/v1/gateway_pb";
 import { CostLedgerService } from "@mesh/contracts/ledger/v1/ledger_pb";
 import { moneyToNanos } from "@mesh/money";
@@ -56,6 +58,25 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
       { headers: { "x-api-key": KEY } },
     );
     grpc.close();
+    const connect = createClient(
+      GatewayService,
+      createConnectTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "1.1" }),
+    );
+    const viaConnect = await connect.chat(
+      {
+        params: {
+          model: "claude-haiku-3",
+          maxTokens: 120,
+          messages: [
+            {
+              role: 1,
+              content: [{ block: { case: "text", value: { text: "Name three primary colours." } } }],
+            },
+          ],
+        },
+      },
+      { headers: { "x-api-key": KEY } },
+    );
 
     const text = unary.content[0]?.type === "text" ? unary.content[0].text : "";
     expect(text.startsWith("[simulator]")).toBe(true);
@@ -63,6 +84,7 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
     expect(streamed.usage.output_tokens).toBe(unary.usage.output_tokens);
     expect(result?.provider).toBe("simulator");
     expect(result?.usage?.outputTokens).toBe(unary.usage.output_tokens);
+    expect(viaConnect.result?.content).toEqual(result?.content);
 
     // Haiku 3 bills 250 nano-dollars per input token and 1250 per output token.
     const oneCost = BigInt(unary.usage.input_tokens * 250 + unary.usage.output_tokens * 1_250);
@@ -71,12 +93,12 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
     const ledger = createGrpcClient(CostLedgerService, `127.0.0.1:${mesh.ports["cost-ledger"].grpc}`);
     const spend = await eventually(async () => {
       const s = await ledger.getSpend({ tenant: "solo" });
-      return s.requests === 3n ? s : undefined;
+      return s.requests === 4n ? s : undefined;
     });
     ledger.close();
-    expect(moneyToNanos(spend.total)).toBe(3n * oneCost);
-    expect(spend.inputTokens).toBe(BigInt(3 * unary.usage.input_tokens));
-    expect(spend.outputTokens).toBe(BigInt(3 * unary.usage.output_tokens));
+    expect(moneyToNanos(spend.total)).toBe(4n * oneCost);
+    expect(spend.inputTokens).toBe(BigInt(4 * unary.usage.input_tokens));
+    expect(spend.outputTokens).toBe(BigInt(4 * unary.usage.output_tokens));
 
     const metrics = await (await fetch(`http://127.0.0.1:${mesh.ports.metrics.http}/metrics`)).text();
     expect(sampleValue(metrics, "ai_requests_total", {
@@ -87,6 +109,11 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
     expect(sampleValue(metrics, "ai_requests_total", {
       model: "claude-haiku-3",
       endpoint: "grpc",
+      status: "ok",
+    })).toBe(1);
+    expect(sampleValue(metrics, "ai_requests_total", {
+      model: "claude-haiku-3",
+      endpoint: "connect",
       status: "ok",
     })).toBe(1);
   });

@@ -225,6 +225,23 @@ describe("the mesh over real Postgres and Redis", () => {
     expect(result?.usage).toMatchObject({ inputTokens: 1_200, outputTokens: 345 });
   });
 
+  it("answers a browser's CORS preflight for Connect", async () => {
+    const res = await fetch(`${mesh.gatewayUrl}/gateway.v1.GatewayService/Chat`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://localhost:5173",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,x-api-key,connect-protocol-version",
+      },
+    });
+
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    const allowed = res.headers.get("access-control-allow-headers")?.toLowerCase() ?? "";
+    expect(allowed).toContain("x-api-key");
+    expect(allowed).toContain("connect-protocol-version");
+  });
+
   it("serves a temperature-0 repeat from the cache, billed at zero", async () => {
     const body = withTemperature(0, {
       model: "claude-sonnet-4",

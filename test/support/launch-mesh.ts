@@ -40,6 +40,8 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Env for one service only. */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Extra node flags for one service, e.g. ["--cpu-prof"] when profiling. */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
   /** Use the fixed developer ports instead of free ones. */
   fixedPorts?: boolean;
   /** Where service output goes: kept in memory (tests) or printed with a prefix. */
@@ -87,7 +89,8 @@ export async function launchMesh(options: MeshOptions = {}): Promise<RunningMesh
   const output = options.output ?? "capture";
   for (const name of SERVICES) {
     logs[name] = [];
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    const args = [...(options.nodeArgs?.[name] ?? []), "--import", "tsx", "src/main.ts"];
+    const child = spawn(process.execPath, args, {
       cwd: resolve(REPO_ROOT, "services", name),
       env: { ...baseEnv, ...options.env, ...options.serviceEnv?.[name] },
       stdio: ["ignore", "pipe", "pipe"],
