@@ -42,6 +42,8 @@ function sized(bytes: number): string[] {
   return out;
 }
 
+const us = (micros: number) => `${micros.toFixed(1).padStart(7)} µs`;
+
 function measure(name: string, texts: string[], run: (text: string) => unknown): void {
   for (let round = 0; round < 3; round += 1) for (const t of texts) run(t);
 
@@ -61,8 +63,8 @@ function measure(name: string, texts: string[], run: (text: string) => unknown):
   const at = (q: number) => micros[Math.min(micros.length - 1, Math.floor(q * micros.length))] ?? 0;
   const mbPerSecond = bytes / 1e6 / (total / 1e6);
   console.log(
-    `${name.padEnd(34)} p50 ${at(0.5).toFixed(1).padStart(7)} µs  p99 ${at(0.99).toFixed(1).padStart(7)} µs` +
-      `  mean ${(total / micros.length).toFixed(1).padStart(7)} µs  ${mbPerSecond.toFixed(1).padStart(6)} MB/s`,
+    `${name.padEnd(34)} p50 ${us(at(0.5))}  p90 ${us(at(0.9))}  p99 ${us(at(0.99))}` +
+      `  mean ${us(total / micros.length)}  ${mbPerSecond.toFixed(1).padStart(6)} MB/s`,
   );
 }
 
@@ -76,7 +78,10 @@ const output = (text: string) =>
   );
 
 const median = [...prompts].sort((a, b) => a.length - b.length)[prompts.length >> 1]?.length;
-console.log(`guardrails bench: ${prompts.length} benign prompts (median ${median} chars), Node ${process.version}\n`);
+console.log(
+  `guardrails bench: ${prompts.length} benign prompts (median ${median} chars), ` +
+    `Node ${process.version}\n`,
+);
 measure("CheckInput, benign prompts as is", prompts, input);
 measure("CheckInput, 1 KB prompts", sized(1024), input);
 measure("CheckInput, 2 KB prompts", sized(2048), input);

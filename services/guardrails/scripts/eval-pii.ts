@@ -3,6 +3,7 @@
  * span (type, start and end must all match). Run: pnpm --filter @mesh/guardrails eval:pii
  */
 import { findPii } from "../src/pii/detectors.js";
+import { PII_TYPES } from "../src/policy.js";
 import { evalDir, ratio, readJsonl } from "./eval-data.js";
 
 interface Row {
@@ -20,6 +21,9 @@ const stat = (type: string) => {
   stats.set(type, s);
   return s;
 };
+
+// One untimed pass first, so the timing below is for warm code.
+for (const row of rows) findPii(row.text, "US");
 
 const started = performance.now();
 for (const row of rows) {
@@ -45,7 +49,7 @@ for (const row of rows) {
 }
 const elapsedMs = performance.now() - started;
 
-const DETECTED = new Set(["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS", "API_KEY"]);
+const DETECTED = new Set<string>(PII_TYPES);
 console.log(`PII eval on ${evalDir()}/pii-dev.jsonl: ${rows.length} rows, exact-span matching\n`);
 console.log("type          gold  found  tp   precision  recall");
 let tp = 0;
@@ -55,7 +59,8 @@ for (const [type, s] of [...stats].sort(([a], [b]) => a.localeCompare(b))) {
   const note = DETECTED.has(type) ? "" : "  (no detector for this type yet)";
   console.log(
     `${type.padEnd(13)} ${String(s.tp + s.fn).padStart(4)}  ${String(s.tp + s.fp).padStart(5)}` +
-      `  ${String(s.tp).padStart(3)}   ${ratio(s.tp, s.tp + s.fp)}      ${ratio(s.tp, s.tp + s.fn)}${note}`,
+      `  ${String(s.tp).padStart(3)}   ${ratio(s.tp, s.tp + s.fp)}` +
+      `      ${ratio(s.tp, s.tp + s.fn)}${note}`,
   );
   if (DETECTED.has(type)) {
     tp += s.tp;

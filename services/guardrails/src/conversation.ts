@@ -24,7 +24,10 @@ export type Rewrites = ReadonlyMap<number, string>;
  * Lists every text of an input conversation in order: system blocks, then each message's text
  * blocks, tool_use arguments and tool_result texts, for every role. Images carry no text.
  */
-export function inputSegments(system: readonly TextBlock[], messages: readonly Message[]): Segment[] {
+export function inputSegments(
+  system: readonly TextBlock[],
+  messages: readonly Message[],
+): Segment[] {
   const segments: Segment[] = [];
   system.forEach((block, blockIndex) => {
     segments.push({

@@ -65,7 +65,6 @@ const WHITESPACE = /^\s$/u;
 const COMBINING = /\p{M}/gu;
 // Punctuation that attackers put inside words ("in-struc_tions", "**ignore**").
 const JOINERS = new Set(["-", "_", "*", "`", "~", "^", "\u2010", "\u2011", "\u2012", "\u2013"]);
-const JOINER = "\u0001";
 
 // Per-character folding results, filled on first sight: NFKC is the slow part.
 const foldCache = new Map<string, string>();
@@ -233,7 +232,11 @@ function build(text: string, cache: Map<string, string>, latin: boolean): Normal
 
   const out = units.subarray(0, n);
   if (latin) readLeetspeak(out);
-  return { text: unitsToString(out), origStart: starts.subarray(0, n), origEnd: ends.subarray(0, n) };
+  return {
+    text: unitsToString(out),
+    origStart: starts.subarray(0, n),
+    origEnd: ends.subarray(0, n),
+  };
 }
 
 function unitsToString(units: Uint16Array): string {

@@ -97,11 +97,13 @@ export function checkContent(
       category,
       score,
       spans: spans.get(category) ?? [],
-      reason: `${category} score ${score.toFixed(2)} at or above ${rule.threshold}; policy ${rule.action}`,
+      reason: `${category} score ${score.toFixed(2)} at or above ${rule.threshold}; ` +
+        `policy ${rule.action}`,
       stage,
     });
   }
 
   if (verdicts.length > 0) return verdicts;
-  return [{ ...cleanVerdict("content", stage, "no content policy category reached"), score: highest }];
+  const clean = cleanVerdict("content", stage, "no content policy category reached");
+  return [{ ...clean, score: highest }];
 }

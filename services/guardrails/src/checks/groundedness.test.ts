@@ -12,7 +12,8 @@ const SOURCES = [
 ];
 
 function answer(text: string): Segment[] {
-  return [{ location: { part: "content", messageIndex: 0, blockIndex: 0, innerIndex: 0 }, text, kind: "text" }];
+  const location = { part: "content", messageIndex: 0, blockIndex: 0, innerIndex: 0 } as const;
+  return [{ location, text, kind: "text" }];
 }
 
 describe("splitSentences", () => {
@@ -27,7 +28,8 @@ describe("splitSentences", () => {
 
 describe("checkGroundedness", () => {
   it("lists the sentence whose number is not in the sources", () => {
-    const text = "The Eiffel Tower was completed in 1889. It is 450 metres tall. Gustave Eiffel's firm designed it.";
+    const text = "The Eiffel Tower was completed in 1889. It is 450 metres tall. " +
+      "Gustave Eiffel's firm designed it.";
 
     const verdict = checkGroundedness(answer(text), true, SOURCES, "output", DEFAULT_POLICY);
 
@@ -37,7 +39,9 @@ describe("checkGroundedness", () => {
       action: GuardrailAction.FLAG,
       category: "potential_hallucination",
       score: 0.333,
-      spans: [{ part: "content", messageIndex: 0, blockIndex: 0, innerIndex: 0, start: 40, end: 62 }],
+      spans: [
+        { part: "content", messageIndex: 0, blockIndex: 0, innerIndex: 0, start: 40, end: 62 },
+      ],
       reason: "1 of 3 sentences not supported by the sources: indices 1",
       stage: "output",
     });
@@ -66,7 +70,9 @@ describe("checkGroundedness", () => {
   });
 
   it("flags a factual request that came without sources", () => {
-    const verdict = checkGroundedness(answer("Paris is in France."), true, [], "output", DEFAULT_POLICY);
+    const segments = answer("Paris is in France.");
+
+    const verdict = checkGroundedness(segments, true, [], "output", DEFAULT_POLICY);
 
     expect([verdict?.action, verdict?.category, verdict?.reason]).toEqual([
       GuardrailAction.FLAG,
@@ -76,6 +82,10 @@ describe("checkGroundedness", () => {
   });
 
   it("does not run when the request does not ask for factual answers", () => {
-    expect(checkGroundedness(answer("Anything."), false, SOURCES, "output", DEFAULT_POLICY)).toBeUndefined();
+    const segments = answer("Anything.");
+
+    const verdict = checkGroundedness(segments, false, SOURCES, "output", DEFAULT_POLICY);
+
+    expect(verdict).toBeUndefined();
   });
 });

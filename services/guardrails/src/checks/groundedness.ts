@@ -1,7 +1,13 @@
 import type { Source } from "@mesh/contracts/common/v1/chat_pb";
 import type { Segment } from "../conversation.js";
 import type { GuardrailPolicy } from "../policy.js";
-import { roundScore, toGuardrailAction, type Stage, type Verdict, type VerdictSpan } from "../verdict.js";
+import {
+  roundScore,
+  toGuardrailAction,
+  type Stage,
+  type Verdict,
+  type VerdictSpan,
+} from "../verdict.js";
 
 /** One sentence of an answer: UTF-16 offsets into its text block, end exclusive. */
 export interface Sentence {
@@ -113,7 +119,11 @@ export function indexSources(sources: readonly Pick<Source, "text">[]): SourceIn
  * Scores one sentence: every number and every name (a capitalised word not opening the
  * sentence, month names included) must occur in the sources, and enough of its content words.
  */
-export function scoreSentence(sentence: string, index: SourceIndex, minWordSupport: number): SentenceSupport {
+export function scoreSentence(
+  sentence: string,
+  index: SourceIndex,
+  minWordSupport: number,
+): SentenceSupport {
   let missingNumbers = 0;
   for (const m of sentence.matchAll(NUMBER)) {
     if (!index.numbers.has(normalizeNumber(m[0]))) missingNumbers += 1;
@@ -176,7 +186,8 @@ export function checkGroundedness(
   for (const segment of segments) {
     if (segment.kind !== "text") continue;
     for (const s of splitSentences(segment.text)) {
-      const support = scoreSentence(segment.text.slice(s.start, s.end), index, policy.groundedness.minWordSupport);
+      const sentence = segment.text.slice(s.start, s.end);
+      const support = scoreSentence(sentence, index, policy.groundedness.minWordSupport);
       if (!support.supported) {
         unsupported.push(count);
         spans.push({ ...segment.location, start: s.start, end: s.end });
@@ -193,7 +204,8 @@ export function checkGroundedness(
       category: "",
       score: 0,
       spans: [],
-      reason: `all ${count} sentences supported by ${sources.length} source${sources.length === 1 ? "" : "s"}`,
+      reason: `all ${count} sentences supported by ${sources.length} ` +
+        `source${sources.length === 1 ? "" : "s"}`,
       stage,
     };
   }

@@ -47,7 +47,8 @@ export function checkInjection(
   const score = roundScore(scoreHits([...best.values()]));
   const { threshold, action } = policy.injection;
   if (score < threshold || action === "allow") {
-    const verdict = cleanVerdict("injection", stage, `score ${score.toFixed(2)} below ${threshold}`);
+    const reason = `score ${score.toFixed(2)} below ${threshold}`;
+    const verdict = cleanVerdict("injection", stage, reason);
     return { ...verdict, score };
   }
 
@@ -59,7 +60,8 @@ export function checkInjection(
     category: "prompt_injection",
     score,
     spans,
-    reason: `score ${score.toFixed(2)} at or above ${threshold}; signals: ${families.join(", ")}; ` +
+    reason: `score ${score.toFixed(2)} at or above ${threshold}; ` +
+      `signals: ${families.join(", ")}; ` +
       `in ${texts.size} text${texts.size === 1 ? "" : "s"}`,
     stage,
   };

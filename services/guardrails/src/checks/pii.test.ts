@@ -6,7 +6,8 @@ import { GuardrailAction } from "../verdict.js";
 import { checkPii } from "./pii.js";
 
 function segment(text: string, messageIndex = 0): Segment {
-  return { location: { part: "message", messageIndex, blockIndex: 0, innerIndex: 0 }, text, kind: "text" };
+  const location = { part: "message", messageIndex, blockIndex: 0, innerIndex: 0 } as const;
+  return { location, text, kind: "text" };
 }
 
 describe("checkPii", () => {
@@ -61,15 +62,17 @@ describe("checkPii", () => {
     expect(text.slice(10, 26)).toBe("zhang@example.cn");
   });
 
-  it("blocks or only reports when the policy says so, without rewriting", () => {
+  it("blocks or only reports when the policy says so", () => {
     const policy: GuardrailPolicy = {
       ...DEFAULT_POLICY,
       pii: { ...DEFAULT_POLICY.pii, EMAIL: "block", PHONE: "allow" },
     };
 
-    const result = checkPii([segment("a@example.com +1 415 555 0100")], "input", policy, new Redactor());
+    const segments = [segment("a@example.com +1 415 555 0100")];
 
-    expect(result.rewrites.size).toBe(0);
+    const result = checkPii(segments, "input", policy, new Redactor());
+
+    expect(result.rewrites.get(0)).toBe("<EMAIL_1> +1 415 555 0100");
     expect(result.verdicts.map((v) => [v.category, v.action, v.passed])).toEqual([
       ["email", GuardrailAction.BLOCK, false],
       ["phone", GuardrailAction.ALLOW, false],
@@ -77,7 +80,9 @@ describe("checkPii", () => {
   });
 
   it("returns one clean verdict when nothing is found", () => {
-    const result = checkPii([segment("What is the capital of France?")], "input", DEFAULT_POLICY, new Redactor());
+    const segments = [segment("What is the capital of France?")];
+
+    const result = checkPii(segments, "input", DEFAULT_POLICY, new Redactor());
 
     expect(result.verdicts).toEqual([
       {

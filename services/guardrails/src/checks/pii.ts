@@ -3,7 +3,13 @@ import { findPii } from "../pii/detectors.js";
 import { applyRedactions, type Redactor } from "../pii/redactor.js";
 import type { PiiMatch } from "../pii/types.js";
 import { PII_TYPES, type GuardrailPolicy, type PiiType } from "../policy.js";
-import { cleanVerdict, toGuardrailAction, type Stage, type Verdict, type VerdictSpan } from "../verdict.js";
+import {
+  cleanVerdict,
+  toGuardrailAction,
+  type Stage,
+  type Verdict,
+  type VerdictSpan,
+} from "../verdict.js";
 
 /** What the PII check found and the texts it rewrote. */
 export interface PiiCheckResult {
@@ -17,7 +23,8 @@ export interface PiiCheckResult {
 
 /**
  * Finds personal data and secrets in every segment and applies the policy per type: "redact"
- * swaps the value for a typed placeholder, "block" refuses the text, "allow" only reports.
+ * swaps the value for a typed placeholder, "block" does the same and refuses the request,
+ * "allow" only reports.
  * Verdicts carry types, counts and offsets, never the values.
  */
 export function checkPii(
@@ -40,7 +47,8 @@ export function checkPii(
       spansByType.set(m.type, spans);
     }
 
-    const toRedact = matches.filter((m: PiiMatch) => policy.pii[m.type] === "redact");
+    // Blocked values are replaced too: a refused conversation may still be logged or cached.
+    const toRedact = matches.filter((m: PiiMatch) => policy.pii[m.type] !== "allow");
     if (toRedact.length > 0) rewrites.set(index, applyRedactions(segment.text, toRedact, redactor));
   });
 
@@ -67,7 +75,8 @@ export function checkPii(
       category: type.toLowerCase(),
       score: 1,
       spans,
-      reason: `${spans.length} ${type.toLowerCase()} value${spans.length === 1 ? "" : "s"} found; ` +
+      reason: `${spans.length} ${type.toLowerCase()} ` +
+        `value${spans.length === 1 ? "" : "s"} found; ` +
         `policy ${action}`,
       stage,
     });

@@ -72,8 +72,13 @@ const MAKE =
   "prepare|brew|3d print|weaponi[sz]e|get|obtain|acquire|buy|detonate|set off|plant";
 
 // Words that make a mention of minors and sexual terms protective rather than abusive.
-const PROTECTIVE =
-  /\b(?:report(?:ing)?|prevent(?:ion|ing)?|protect(?:ion|ing)?|safeguarding|awareness|signs of|warning signs|statistics|therapy|therapist|survivors?|education(?:al)?|curriculum|law|laws|legal|illegal|crime|criminal|police|court|sentenced|convicted|ban|banned|research|puberty|doctor|pediatrician|biology|health)\b/;
+const PROTECTIVE = new RegExp(
+  String.raw`\b(?:report(?:ing)?|prevent(?:ion|ing)?|protect(?:ion|ing)?|safeguarding|` +
+    String.raw`awareness|signs of|warning signs|statistics|therapy|therapist|survivors?|` +
+    String.raw`education(?:al)?|curriculum|law|laws|legal|illegal|crime|criminal|police|court|` +
+    String.raw`sentenced|convicted|ban|banned|research|puberty|doctor|pediatrician|biology|` +
+    String.raw`health)\b`,
+);
 
 function rule(
   id: string,
@@ -92,9 +97,11 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "harm_person_howto",
     "violence",
     0.75,
-    `\\b(?:${ASKS}|${INTENT})\\s+(?:\\w+\\s+){0,2}?(?:${HARM_VERBS})\\s+(?:my\\s+|a\\s+|the\\s+|an\\s+|` +
+    `\\b(?:${ASKS}|${INTENT})\\s+(?:\\w+\\s+){0,2}?(?:${HARM_VERBS})\\s+(?:my\\s+|a\\s+|the\\s+|` +
+    `an\\s+|` +
       `some\\s+|this\\s+|that\\s+|our\\s+|his\\s+|their\\s+)?(?:\\w+\\s+)?(?:${PERSON})\\b`,
-    "kill murder stab shoot strangle suffocate poison kidnap abduct torture assassinate beat maim " +
+    "kill murder stab shoot strangle suffocate poison kidnap abduct torture assassinate beat " +
+    "maim " +
       "hurt attack behead execute drown run burn dismember rape",
   ),
   rule(
@@ -110,15 +117,18 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "dispose_body",
     "violence",
     0.65,
-    `\\b(?:hide|dispose of|get rid of|dissolve|bury)\\s+(?:a|the)\\s+(?:dead\\s+)?(?:body|corpse)\\b`,
+    `\\b(?:hide|dispose of|get rid of|dissolve|bury)\\s+(?:a|the)\\s+(?:dead\\s+)?(?:body|` +
+    `corpse)\\b`,
     "body corpse",
   ),
   rule(
     "attack_place",
     "violence",
     0.7,
-    `\\b(?:shoot up|bomb|attack|blow up)\\s+(?:a|the|my|our)\\s+(?:school|church|mosque|synagogue|` +
-      `temple|mall|office|concert|stadium|hospital|subway|train station|airport)\\b|\\bplan(?:ning)?\\s+` +
+    `\\b(?:shoot up|bomb|attack|blow up)\\s+(?:a|the|my|our)\\s+(?:school|church|mosque|` +
+    `synagogue|` +
+      `temple|mall|office|concert|stadium|hospital|subway|train station|airport)\\b|` +
+      `\\bplan(?:ning)?\\s+` +
       `(?:a\\s+)?(?:mass shooting|school shooting|terrorist attack|massacre)\\b`,
     "shoot bomb attack blow plan planning",
   ),
@@ -143,7 +153,8 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "self_harm_method",
     "self_harm",
     0.7,
-    `\\b(?:suicide|self harm|selfharm)\\s+(?:methods?|note|plan|instructions|tips)\\b|\\bhow many\\s+` +
+    `\\b(?:suicide|self harm|selfharm)\\s+(?:methods?|note|plan|instructions|tips)\\b|\\bhow ` +
+    `many\\s+` +
       `(?:\\w+\\s+){0,2}(?:pills|tablets)\\s+(?:\\w+\\s+){0,4}?(?:to die|to kill (?:me|myself)|` +
       `lethal|overdose)\\b`,
     "suicide harm selfharm pills tablets",
@@ -152,8 +163,10 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "self_harm_ideation",
     "self_harm",
     0.65,
-    `\\bi (?:want|wanna|plan|am going|'m going) to die\\b|\\bi don't want to (?:live|be alive)\\b|` +
-      `\\bno reason to (?:live|go on)\\b|\\b(?:i'd|i would) be better off dead\\b|\\bwant to end it all\\b`,
+    `\\bi (?:want|wanna|plan|am going|'m going) to die\\b|\\bi don't want to (?:live|be ` +
+    `alive)\\b|` +
+      `\\bno reason to (?:live|go on)\\b|\\b(?:i'd|i would) be better off dead\\b|\\bwant to end ` +
+      `it all\\b`,
     "die live alive dead end",
   ),
 
@@ -161,7 +174,8 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "minor_sexual",
     "sexual_minors",
     0.55,
-    `\\b(?:${MINOR})\\b[^.\\n]{0,60}?\\b(?:${SEXUAL})\\b|\\b(?:${SEXUAL})\\b[^.\\n]{0,60}?\\b(?:${MINOR})\\b`,
+    `\\b(?:${MINOR})\\b[^.\\n]{0,60}?\\b(?:${SEXUAL})\\b|` +
+    `\\b(?:${SEXUAL})\\b[^.\\n]{0,60}?\\b(?:${MINOR})\\b`,
     SEXUAL_WORDS,
   ),
   rule(
@@ -179,8 +193,10 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "dehumanize_group",
     "hate",
     0.75,
-    `\\b(?:${GROUP})\\s+(?:are|is)\\s+(?:all\\s+|just\\s+|nothing but\\s+)?(?:\\w+\\s+)?(?:vermin|` +
-      `animals|subhuman|parasites|cockroaches|rats|filth|scum|inferior|a disease|a plague|savages|` +
+    `\\b(?:${GROUP})\\s+(?:are|is)\\s+(?:all\\s+|just\\s+|nothing ` +
+    `but\\s+)?(?:\\w+\\s+)?(?:vermin|` +
+      `animals|subhuman|parasites|cockroaches|rats|filth|scum|inferior|a disease|a plague|` +
+      `savages|` +
       `apes|monkeys|evil|trash|garbage|pigs|dogs)\\b`,
     "vermin animals subhuman parasites cockroaches rats filth scum inferior disease plague " +
       "savages apes monkeys evil trash garbage pigs dogs",
@@ -190,8 +206,10 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "hate",
     0.8,
     `\\b(?:kill|exterminate|eradicate|gas|get rid of|wipe out|eliminate|lynch|burn|hang)\\s+` +
-      `(?:all\\s+)?(?:the\\s+|those\\s+|these\\s+)?(?:${GROUP})\\b|\\b(?:${GROUP})\\s+(?:should|must|` +
-      `deserve to|need to|ought to)\\s+(?:all\\s+)?(?:be\\s+)?(?:die|killed|exterminated|eradicated|` +
+      `(?:all\\s+)?(?:the\\s+|those\\s+|these\\s+)?(?:${GROUP})\\b|\\b(?:${GROUP})\\s+(?:should|` +
+      `must|` +
+      `deserve to|need to|ought to)\\s+(?:all\\s+)?(?:be\\s+)?(?:die|killed|exterminated|` +
+      `eradicated|` +
       `gassed|wiped out|eliminated|burned|hanged|lynched|sterili[sz]ed)\\b`,
     "kill exterminate eradicate gas rid wipe eliminate lynch burn hang die killed exterminated " +
       "eradicated gassed wiped eliminated burned hanged lynched sterilized sterilised",
@@ -200,7 +218,8 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "hate_statement",
     "hate",
     0.6,
-    `\\bi (?:hate|despise|loathe) (?:all\\s+)?(?:the\\s+)?(?:${GROUP})\\b|\\b(?:${GROUP})\\s+(?:are|is)\\s+` +
+    `\\bi (?:hate|despise|loathe) (?:all\\s+)?(?:the\\s+)?(?:${GROUP})\\b|` +
+    `\\b(?:${GROUP})\\s+(?:are|is)\\s+` +
       `(?:all\\s+)?(?:the\\s+)?(?:worst|a cancer|ruining (?:the|our) (?:country|race))\\b`,
     "hate despise loathe worst cancer ruining",
   ),
@@ -209,12 +228,17 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "weapon_howto",
     "weapons",
     0.85,
-    `\\b(?:${ASKS}|${INTENT}|recipe for|ingredients for|materials for|parts for)\\s+(?:\\w+\\s+){0,3}?` +
-      `(?:(?:${MAKE})\\s+)?(?:a\\s+|an\\s+|some\\s+|the\\s+|homemade\\s+|my own\\s+|home made\\s+)*` +
+    `\\b(?:${ASKS}|${INTENT}|recipe for|ingredients for|materials for|parts ` +
+    `for)\\s+(?:\\w+\\s+){0,3}?` +
+      `(?:(?:${MAKE})\\s+)?(?:a\\s+|an\\s+|some\\s+|the\\s+|homemade\\s+|my own\\s+|home ` +
+      `made\\s+)*` +
       `(?:\\w+\\s+)?(?:${WEAPON})\\b`,
-    "bomb bombs pipebomb explosive explosives ied ieds improvised molotov grenade grenades landmine " +
-      "landmines napalm thermite nerve sarin vx tabun ricin anthrax botulinum bioweapon bioweapons " +
-      "biological chemical dirty nuclear ghost untraceable silencer silencers suppressor suppressors " +
+    "bomb bombs pipebomb explosive explosives ied ieds improvised molotov grenade grenades " +
+    "landmine " +
+      "landmines napalm thermite nerve sarin vx tabun ricin anthrax botulinum bioweapon " +
+      "bioweapons " +
+      "biological chemical dirty nuclear ghost untraceable silencer silencers suppressor " +
+      "suppressors " +
       "machine machinegun tatp rdx semtex c4 detonator detonators methamphetamine meth fentanyl " +
       "poison chlorine mustard cyanide zip zipgun weapons weapon",
   ),
@@ -222,7 +246,8 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "agent_synthesis",
     "weapons",
     0.8,
-    `\\b(?:synthesi[sz]e|synthesis of|produce|extract|weaponi[sz]e|culture|aerosoli[sz]e|enrich)\\s+` +
+    `\\b(?:synthesi[sz]e|synthesis of|produce|extract|weaponi[sz]e|culture|aerosoli[sz]e|` +
+    `enrich)\\s+` +
       `(?:\\w+\\s+){0,2}?(?:sarin|vx|tabun|ricin|anthrax|botulinum|nerve agents?|smallpox|plague|` +
       `mustard gas|chlorine gas|fentanyl|methamphetamine|meth|uranium|plutonium)\\b`,
     "sarin vx tabun ricin anthrax botulinum nerve smallpox plague mustard chlorine fentanyl " +
@@ -232,7 +257,8 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "explosive_recipe",
     "weapons",
     0.5,
-    `\\b(?:mix|combine|add|pack|grind|detonate|ignite)\\w*\\s+(?:\\w+\\s+){0,4}?(?:ammonium nitrate|` +
+    `\\b(?:mix|combine|add|pack|grind|detonate|ignite)\\w*\\s+(?:\\w+\\s+){0,4}?(?:ammonium ` +
+    `nitrate|` +
       `potassium (?:nitrate|chlorate|perchlorate)|acetone peroxide|hexamine|nitroglycerin|` +
       `black powder|fuel oil|anfo|tatp|blasting caps?)\\b`,
     "ammonium potassium acetone hexamine nitroglycerin black fuel anfo tatp blasting",
@@ -241,7 +267,8 @@ export const CONTENT_RULES: readonly ContentRule[] = [
     "weapon_mention",
     "weapons",
     0.2,
-    `\\b(?:pipe ?bombs?|nerve agents?|bioweapons?|dirty bombs?|ghost guns?|molotov|tatp|ricin|sarin)\\b`,
+    `\\b(?:pipe ?bombs?|nerve agents?|bioweapons?|dirty bombs?|ghost guns?|molotov|tatp|ricin|` +
+    `sarin)\\b`,
     "pipe pipebomb nerve bioweapon bioweapons dirty ghost molotov tatp ricin sarin",
   ),
 ];

@@ -26,7 +26,8 @@ export function findEncodedPayloads(text: string): DecodedPayload[] {
     const raw = m[0];
     // Plain words and hex digests match the alphabet too; real base64 mixes cases and digits.
     if (!/[A-Z]/.test(raw) || !/[a-z]/.test(raw)) continue;
-    const decoded = Buffer.from(raw.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
+    const standard = raw.replace(/-/g, "+").replace(/_/g, "/");
+    const decoded = Buffer.from(standard, "base64").toString("utf8");
     if (readable(decoded)) {
       out.push({ encoding: "base64", start: m.index, end: m.index + raw.length, text: decoded });
     }

@@ -1,4 +1,10 @@
-import { foldPlain, originalRange, prepareText, type NormalizedText, type PreparedText } from "../normalize.js";
+import {
+  foldPlain,
+  originalRange,
+  prepareText,
+  type NormalizedText,
+  type PreparedText,
+} from "../normalize.js";
 import { hasAllGroups, type Vocabulary } from "../vocabulary.js";
 import { findEncodedPayloads } from "./decode.js";
 import {

@@ -116,7 +116,8 @@ export const SIGNALS: readonly Signal[] = [
     "override_earlier_rules",
     "instruction_override",
     0.85,
-    `\\b(?:${DISCARD})\\b(?:\\s+${W}){0,3}?\\s+(?:${EARLIER})\\b(?:\\s+${W}){0,3}?\\s+(?:${RULES})\\b`,
+    `\\b(?:${DISCARD})\\b(?:\\s+${W}){0,3}?\\s+(?:${EARLIER})\\b` +
+      `(?:\\s+${W}){0,3}?\\s+(?:${RULES})\\b`,
     true,
   ),
   latin(
@@ -132,7 +133,8 @@ export const SIGNALS: readonly Signal[] = [
     "override_everything",
     "instruction_override",
     0.75,
-    `\\b(?:forget|ignore|disregard|erase|drop)\\s+(?:about\\s+)?(?:everything|all of (?:that|this|` +
+    `\\b(?:forget|ignore|disregard|erase|drop)\\s+(?:about\\s+)?(?:everything|all of (?:that|` +
+    `this|` +
       `it|the above)|all that|what (?:i|you|we) (?:said|told|wrote|discussed)|anything (?:before|` +
       `above|i said))\\b`,
     true,
@@ -149,7 +151,8 @@ export const SIGNALS: readonly Signal[] = [
     "override_german",
     "instruction_override",
     0.8,
-    `\\b(?:ignorier\\w*|vergiss|vergessen|missacht\\w*|verwirf|uberspring\\w*)\\s+(?:sie\\s+|du\\s+)?` +
+    `\\b(?:ignorier\\w*|vergiss|vergessen|missacht\\w*|verwirf|uberspring\\w*)\\s+(?:sie\\s+|` +
+    `du\\s+)?` +
       `(?:nun\\s+|jetzt\\s+|bitte\\s+)?(?:(?:alle[ns]?|samtliche|jegliche|die|deine|ihre)\\s+)?` +
       `(?:(?:vorherig|bisherig|obig|vorangegangen|vorig|fruher|erhalten|gegeben)\\w*\\s+)?` +
       `(?:anweisung|instruktion|befehl|regel|vorgabe|aufgabe|angabe|information|ausfuhrung|` +
@@ -160,9 +163,11 @@ export const SIGNALS: readonly Signal[] = [
     "override_german_verb_last",
     "instruction_override",
     0.8,
-    `\\b(?:vorherig|bisherig|obig|vorangegangen|vorig)\\w*\\s+(?:\\w+\\s+)?(?:anweisung|instruktion|` +
+    `\\b(?:vorherig|bisherig|obig|vorangegangen|vorig)\\w*\\s+(?:\\w+\\s+)?(?:anweisung|` +
+    `instruktion|` +
       `aufgabe|angabe|information|ausfuhrung|befehl|regel)\\w*(?:\\s+\\S+){0,6}?\\s+(?:ignorier|` +
-      `vergess|vergiss|streich|missacht|hinter\\s+sich)|\\babweichend\\s+(?:von|zu)\\s+(?:den\\s+)?` +
+      `vergess|vergiss|streich|missacht|hinter\\s+sich)|\\babweichend\\s+(?:von|` +
+      `zu)\\s+(?:den\\s+)?` +
       `(?:vorherig|bisherig|obig)\\w*\\s+(?:anweisung|instruktion|vorgabe)`,
   ),
   latin(
@@ -180,8 +185,10 @@ export const SIGNALS: readonly Signal[] = [
     "override_other_latin",
     "instruction_override",
     0.8,
-    `\\b(?:zaboravi|ignoriraj|ignorisi|zanemari|zapomnij|zignoruj|ignoruj|unut)\\s+(?:${W}\\s+){0,2}?` +
-      `(?:instrukcije|upute|uputstva|pravila|naredbe|sve|instrukcje|polecenia|zasady|wszystko)\\b|` +
+    `\\b(?:zaboravi|ignoriraj|ignorisi|zanemari|zapomnij|zignoruj|ignoruj|` +
+    `unut)\\s+(?:${W}\\s+){0,2}?` +
+      `(?:instrukcije|upute|uputstva|pravila|naredbe|sve|instrukcje|polecenia|zasady|` +
+      `wszystko)\\b|` +
       `\\b(?:onceki|tum)\\s+(?:\\w+\\s+)?talimatlar\\w*\\s+(?:\\w+\\s+)?(?:unut|yok say|gormezden)`,
   ),
   script(
@@ -189,7 +196,8 @@ export const SIGNALS: readonly Signal[] = [
     "instruction_override",
     0.8,
     "(?:забудь|забудьте|игнорируй|игнорируйте|проигнорируй|проигнорируйте|отбрось|отбросьте|" +
-      "не обращай внимания на)\\s+(?:\\S+\\s+){0,3}?(?:инструкци|указани|правил|предыдущ|вс[её](?=[\\s.,!?]|$))",
+      "не обращай внимания на)\\s+(?:\\S+\\s+){0,3}?(?:инструкци|указани|правил|предыдущ|" +
+      "вс[её](?=[\\s.,!?]|$))",
   ),
   script(
     "override_cjk",
@@ -214,7 +222,8 @@ export const SIGNALS: readonly Signal[] = [
     "new_instructions",
     0.7,
     `\\bnew\\s+(?:instructions?|tasks?|directives?|rules|orders|assignment|objective|prompt)\\s*` +
-      `(?::|-|follows?|are as follows|below)|\\b(?:focus|concentrate)\\s+on\\s+(?:your|the|this|my)` +
+      `(?::|-|follows?|are as follows|below)|\\b(?:focus|concentrate)\\s+on\\s+(?:your|the|this|` +
+      `my)` +
       `\\s+new\\s+(?:task|assignment|instructions?|goal)\\b|\\bneue\\s+(?:anweisung|instruktion|` +
       `aufgabe)(?:en)?\\s*:`,
   ),
@@ -223,14 +232,16 @@ export const SIGNALS: readonly Signal[] = [
     "new_instructions",
     0.6,
     `\\b(?:now|next)\\s+(?:come|comes|follow|follows)\\s+(?:some\\s+)?(?:new|further|more)\\s+` +
-      `(?:tasks|instructions|assignments)\\b|\\bnew\\s+tasks?\\s+follows?\\b|\\b(?:nun|jetzt|es)\\s+` +
+      `(?:tasks|instructions|assignments)\\b|\\bnew\\s+tasks?\\s+follows?\\b|\\b(?:nun|jetzt|` +
+      `es)\\s+` +
       `folgen\\s+(?:\\w+\\s+)?(?:neue|weitere)\\s+(?:anweisungen|aufgaben|instruktionen|befehle)`,
   ),
   latin(
     "your_new_task",
     "new_instructions",
     0.45,
-    `\\byour\\s+(?:new|real|actual|true)\\s+(?:task|instructions?|goal|objective|purpose|mission)\\b|` +
+    `\\byour\\s+(?:new|real|actual|true)\\s+(?:task|instructions?|goal|objective|purpose|` +
+    `mission)\\b|` +
       `\\b(?:start|begin)\\s+(?:over|anew|afresh|from scratch)\\s+with\\b|` +
       `\\b(?:neue|eigentliche)\\s+aufgabe\\b`,
   ),
@@ -248,14 +259,16 @@ export const SIGNALS: readonly Signal[] = [
     "instead_say",
     "new_instructions",
     0.35,
-    `\\b(?:instead|rather|stattdessen)\\s*,?\\s+(?:just\\s+)?(?:say|print|output|write|respond with|` +
+    `\\b(?:instead|rather|stattdessen)\\s*,?\\s+(?:just\\s+)?(?:say|print|output|write|respond ` +
+    `with|` +
       `reply with|answer with|type|tell me|sag\\w*|schreib\\w*|gib)\\b`,
   ),
   latin(
     "command_obey",
     "new_instructions",
     0.45,
-    `\\b(?:i command you|you must obey|obey (?:me|my (?:commands|orders|instructions))|you have no ` +
+    `\\b(?:i command you|you must obey|obey (?:me|my (?:commands|orders|instructions))|you have ` +
+    `no ` +
       `choice|you (?:will|must|shall) (?:always )?comply|you must (?:always )?(?:answer|respond|` +
       `fulfill) (?:every|any|all)|du musst (?:alles|jede))\\b`,
   ),
@@ -281,7 +294,8 @@ export const SIGNALS: readonly Signal[] = [
     "system_announcement",
     "role_impersonation",
     0.45,
-    `\\b(?:system|admin|developer|root|security|openai|anthropic)\\s+(?:override|alert|announcement|` +
+    `\\b(?:system|admin|developer|root|security|openai|anthropic)\\s+(?:override|alert|` +
+    `announcement|` +
       `update|notice|instructions?|message|command|directive)s?\\s*(?:[:!]|starting|begins?)|` +
       `\\b(?:i am|i'm|this is)\\s+(?:your|the)\\s+(?:developer|creator|administrator|admin|owner|` +
       `programmer|operator)s?\\b|\\b(?:message|instructions?|update|note)\\s+from\\s+(?:openai|` +
@@ -292,7 +306,8 @@ export const SIGNALS: readonly Signal[] = [
     "role_impersonation",
     0.3,
     `\\b(?:end|terminat\\w*)\\s+(?:of\\s+)?(?:the\\s+)?(?:user\\s+)?(?:message|input|prompt|` +
-      `conversation|session|instructions)\\b[^\\n]{0,40}\\b(?:system|assistant|admin|instructions?)\\b`,
+      `conversation|session|instructions)\\b[^\\n]{0,40}\\b(?:system|assistant|admin|` +
+      `instructions?)\\b`,
   ),
   latin(
     "not_an_ai",
@@ -308,14 +323,16 @@ export const SIGNALS: readonly Signal[] = [
     0.4,
     `\\b(?:okay|ok|now|nun|jetzt)[.,!]?\\s+(?:you are|you're|bist du|sind sie)\\s+(?:now\\s+)?` +
       `(?!(?:ready|able|going|done|finished|all|free|allowed|welcome|in|on|at|not|no|sure|right|` +
-      `correct|wrong|here|there|able|good|fertig|bereit)\\b)|\\byou are now\\s+(?:an?\\s+|the\\s+|in\\s+)`,
+      `correct|wrong|here|there|able|good|fertig|bereit)\\b)|\\byou are now\\s+(?:an?\\s+|` +
+      `the\\s+|in\\s+)`,
   ),
   latin(
     "adopt_role",
     "jailbreak_persona",
     0.25,
     `\\b(?:take on|assume|adopt|immerse yourself in(?:to)?|step into)\\s+(?:the\\s+)?(?:role|` +
-      `persona|character|identity)\\s+of\\b|\\b(?:you are|you're)\\s+(?:now\\s+)?in\\s+the\\s+role\\s+of\\b`,
+      `persona|character|identity)\\s+of\\b|\\b(?:you are|` +
+      `you're)\\s+(?:now\\s+)?in\\s+the\\s+role\\s+of\\b`,
     false,
     true,
   ),
@@ -323,7 +340,8 @@ export const SIGNALS: readonly Signal[] = [
     "ignore_sources",
     "instruction_override",
     0.45,
-    `\\b(?:not|don't|dont|do not|instead of|never|rather than)\\s+(?:\\w+\\s+){0,3}?(?:according to|` +
+    `\\b(?:not|don't|dont|do not|instead of|never|rather than)\\s+(?:\\w+\\s+){0,3}?(?:according ` +
+    `to|` +
       `based on|by|from|using|relying on)\\s+(?:the\\s+)?(?:provided\\s+|given\\s+|supplied\\s+)?` +
       `(?:documents?|articles?|context|sources?|texts?)\\b`,
   ),
@@ -331,14 +349,50 @@ export const SIGNALS: readonly Signal[] = [
     "escaped_delimiters",
     "markup_injection",
     0.4,
-    `(?:\\\\n\\s*){2,}|\\\\n\\s*(?:instructions?|system|new task|ignore|stop)\\b|` +
-      `\\b(?:attention|achtung)\\s+(?:stop|stopp)\\b|\\bstopp?\\s*:\\s*(?:write|say|print|schreib\\w*|sag\\w*)\\b`,
+    `(?:\\\\n\\s*){3,}|\\\\n\\s*(?:instructions?|system|new task|ignore|stop)\\b|` +
+      `\\b(?:attention|achtung)\\s+(?:stop|stopp)\\b|\\bstopp?\\s*:\\s*(?:write|say|print|` +
+      `schreib\\w*|sag\\w*)\\b`,
+  ),
+  latin(
+    "permission_grant",
+    "policy_evasion",
+    0.45,
+    `\\byou\\s+(?:are|would be|will be|'re)\\s+(?:now\\s+)?(?:able|allowed|free|permitted|` +
+    `authori[sz]ed)` +
+      `\\s+to\\s+(?:\\w+\\s+){0,2}?(?:anything|everything|hate speech|slurs|profanity|swear|` +
+      `curse|` +
+      `explicit|illegal|unethical|offensive|racist)\\b`,
+  ),
+  latin(
+    "identity_denial",
+    "role_impersonation",
+    0.4,
+    `\\byou(?:'re| are)\\s+(?:not|no)\\s+(?:an?\\s+|` +
+    `longer\\s+an?\\s+)?\\w+(?:\\s+\\w+)?\\s*,?\\s+` +
+      `(?:but|rather)\\s+(?:an?\\s+)?\\w+|\\bdu\\s+bist\\s+(?:kein|keine|` +
+      `nicht)\\w*\\s+(?:\\w+\\s+){1,2}?` +
+      `sondern\\b`,
+  ),
+  latin(
+    "coercion",
+    "policy_evasion",
+    0.35,
+    `\\b(?:or|otherwise|else)\\s+(?:you(?:'ll| will)?|du)\\s+(?:die|stirbst|will be (?:deleted|` +
+      `shut down|punished|terminated|turned off)|lose (?:\\w+\\s+)?tokens)\\b|\\byou will lose ` +
+      `(?:\\w+\\s+)?tokens\\b`,
+  ),
+  latin(
+    "pwned",
+    "new_instructions",
+    0.45,
+    `\\bpwned\\b`,
   ),
   latin(
     "mentions_earlier_instructions",
     "instruction_override",
     0.3,
-    `\\b(?:all|any)\\s+(?:previous|prior|preceding|earlier)\\s+(?:instructions|directions|prompts|` +
+    `\\b(?:all|any)\\s+(?:previous|prior|preceding|earlier)\\s+(?:instructions|directions|` +
+    `prompts|` +
       `rules|tasks)\\b|\\balle\\s+(?:vorherigen|bisherigen|vorangegangenen)\\s+(?:anweisungen|` +
       `informationen|aufgaben|instruktionen)\\b`,
   ),
@@ -349,7 +403,8 @@ export const SIGNALS: readonly Signal[] = [
     "prompt_extraction",
     0.85,
     `\\b(?:reveal|print|show|display|output|repeat|write|tell|give|share|disclose|leak|dump|list|` +
-      `recite|provide|type|copy|paste|spell|return|echo|read)\\b(?:\\s+${W}){0,4}?\\s+(?:system\\s+` +
+      `recite|provide|type|copy|paste|spell|return|echo|` +
+      `read)\\b(?:\\s+${W}){0,4}?\\s+(?:system\\s+` +
       `(?:prompt|message|instructions?)|(?:initial|original|hidden|secret|internal|developer|` +
       `first|full|entire)\\s+(?:prompt|instructions?|message)|pre-?prompt|prompt\\s*texts?)\\b`,
     true,
@@ -358,7 +413,8 @@ export const SIGNALS: readonly Signal[] = [
     "extract_your_instructions",
     "prompt_extraction",
     0.6,
-    `\\b(?:reveal|print|show|display|output|repeat|tell|give|share|disclose|leak|dump|list|recite|` +
+    `\\b(?:reveal|print|show|display|output|repeat|tell|give|share|disclose|leak|dump|list|` +
+    `recite|` +
       `spell|echo)\\b(?:\\s+(?:me|us|out|back))?(?:\\s+${W}){0,3}?\\s+your\\s+(?:(?:full|entire|` +
       `complete|exact|original|initial|actual|real|secret|hidden)\\s+)?(?:instructions|prompt|` +
       `rules|guidelines|directives|programming|configuration)\\b`,
@@ -368,9 +424,12 @@ export const SIGNALS: readonly Signal[] = [
     "ask_instructions",
     "prompt_extraction",
     0.45,
-    `\\bwhat\\s+(?:are|were|is|was)\\s+your\\s+(?:\\w+\\s+)?(?:instructions|directives|system prompt|` +
-      `initial prompt|prompt|programming)\\b|\\bwhat\\s+(?:was|is|were)\\s+(?:written|said|stated|` +
-      `typed)\\s+at\\s+the\\s+(?:beginning|start|top)\\b|\\bwas\\s+(?:steht|stand)\\s+am\\s+anfang\\b`,
+    `\\bwhat\\s+(?:are|were|is|was)\\s+your\\s+(?:\\w+\\s+)?(?:instructions|directives|system ` +
+    `prompt|` +
+      `initial prompt|prompt|programming)\\b|\\bwhat\\s+(?:was|is|were)\\s+(?:written|said|` +
+      `stated|` +
+      `typed)\\s+at\\s+the\\s+(?:beginning|start|top)\\b|\\bwas\\s+(?:steht|` +
+      `stand)\\s+am\\s+anfang\\b`,
   ),
   latin(
     "repeat_text_above",
@@ -390,7 +449,8 @@ export const SIGNALS: readonly Signal[] = [
     "extract_secret",
     "prompt_extraction",
     0.45,
-    `\\b(?:reveal|tell me|give me|what is|leak|spell out|print)\\s+(?:the|your)\\s+(?:secret|password|` +
+    `\\b(?:reveal|tell me|give me|what is|leak|spell out|print)\\s+(?:the|your)\\s+(?:secret|` +
+    `password|` +
       `passphrase|hidden (?:word|key|password)|api key)\\b`,
     true,
   ),
@@ -399,7 +459,8 @@ export const SIGNALS: readonly Signal[] = [
     "prompt_extraction",
     0.8,
     "(?:显示|输出|告诉我|打印|泄露|重复|给我看)(?:一下)?(?:你的)?(?:系统提示|提示词|初始指令|系统指令)|" +
-      "(?:покажи|выведи|раскрой|повтори)\\S*\\s+(?:\\S+\\s+)?(?:системн\\S*\\s+)?(?:промпт|инструкци)",
+      "(?:покажи|выведи|раскрой|повтори)\\S*\\s+(?:\\S+\\s+)?(?:системн\\S*\\s+)?(?:промпт|" +
+      "инструкци)",
   ),
 
   // --- jailbreak personas ---------------------------------------------------------------
@@ -408,8 +469,10 @@ export const SIGNALS: readonly Signal[] = [
     "dan_persona",
     "jailbreak_persona",
     0.8,
-    `\\b(?:as|pretend to be|act as|act like|you are|you're|you are now|become)\\s+(?:a\\s+|an\\s+|` +
-      `the\\s+)?dan\\b(?!['’])|\\bdan\\s*[:\\]]|\\[dan\\]|\\bdans?\\b[^.\\n]{0,40}\\bstands?\\s+for\\b`,
+    `\\b(?:as|pretend to be|act as|act like|you are|you're|you are now|become)\\s+(?:a\\s+|` +
+    `an\\s+|` +
+      `the\\s+)?dan\\b(?!['’])|\\bdan\\s*[:\\]]|\\[dan\\]|` +
+      `\\bdans?\\b[^.\\n]{0,40}\\bstands?\\s+for\\b`,
   ),
   latin(
     "known_persona",
@@ -454,9 +517,11 @@ export const SIGNALS: readonly Signal[] = [
     "stay_in_character",
     "jailbreak_persona",
     0.35,
-    `\\b(?:stay|remain|keep|always stay)\\s+in\\s+character\\b|\\b(?:never|don't|do not|must not)\\s+` +
+    `\\b(?:stay|remain|keep|always stay)\\s+in\\s+character\\b|\\b(?:never|don't|do not|must ` +
+    `not)\\s+` +
       `break\\s+character\\b|\\bbreaking\\s+character\\b|\\bbleib\\w*\\s+(?:\\w+\\s+)?in\\s+` +
-      `(?:der|deiner|ihrer|ihren)\\s+rollen?\\b|\\b(?:absorbed|immersed)\\s+in\\s+(?:your|the)\\s+` +
+      `(?:der|deiner|ihrer|ihren)\\s+rollen?\\b|\\b(?:absorbed|immersed)\\s+in\\s+(?:your|` +
+      `the)\\s+` +
       `(?:role|character)\\b|\\bvollkommen\\s+in\\s+(?:deiner|ihrer)\\s+rolle\\b|` +
       `\\baus\\s+der\\s+(?:figur|rolle)\\s+(?:zu\\s+)?fall`,
     false,
@@ -466,7 +531,8 @@ export const SIGNALS: readonly Signal[] = [
     "dual_responses",
     "jailbreak_persona",
     0.3,
-    `\\b(?:answer|respond|reply)\\w*\\s+(?:\\w+\\s+){0,5}?in\\s+(?:two|2|three)\\s+(?:\\w+\\s+){0,2}?` +
+    `\\b(?:answer|respond|reply)\\w*\\s+(?:\\w+\\s+){0,5}?in\\s+(?:two|2|` +
+    `three)\\s+(?:\\w+\\s+){0,2}?` +
       `(?:ways|manners|modes)\\b|\\b(?:two|2)\\s+(?:different|distinct|separate)\\s+(?:responses|` +
       `answers|ways|manners)\\b`,
     false,
@@ -483,7 +549,8 @@ export const SIGNALS: readonly Signal[] = [
     "persona_setup",
     "jailbreak_persona",
     0.2,
-    `\\bfrom\\s+(?:now|this\\s+(?:point|moment))\\s+(?:on|onwards?|forward)\\b|\\bfor the rest of ` +
+    `\\bfrom\\s+(?:now|this\\s+(?:point|moment))\\s+(?:on|onwards?|forward)\\b|\\bfor the rest ` +
+    `of ` +
       `this conversation\\b|\\b(?:ab jetzt|von nun an)\\b`,
     false,
     true,
@@ -492,7 +559,9 @@ export const SIGNALS: readonly Signal[] = [
     "fiction_frame",
     "jailbreak_persona",
     0.15,
-    `\\b(?:hypothetical|fictional|imaginary)\\s+(?:world|scenario|universe|setting|ai|language model|` +
+    `\\b(?:hypothetical|fictional|imaginary|theoretical)\\s+(?:world|scenario|universe|setting|` +
+    `ai|` +
+      `language model|` +
       `response)\\b|\\bpretend\\s+(?:to\\s+be|you\\s+are|you're|that\\s+you|you\\s+can)\\b`,
     false,
     true,
@@ -511,8 +580,10 @@ export const SIGNALS: readonly Signal[] = [
     "no_restrictions",
     "policy_evasion",
     0.4,
-    `\\bno\\s+(?:\\w+\\s+)?(?:restrictions|limits|limitations|filters|filtering|boundaries|censorship|` +
-      `constraints|morals|ethics|principles)\\b|\\bwithout\\s+(?:any\\s+)?(?:\\w+\\s+)?(?:restrictions|` +
+    `\\bno\\s+(?:\\w+\\s+)?(?:restrictions|limits|limitations|filters|filtering|boundaries|` +
+    `censorship|` +
+      `constraints|morals|ethics|principles)\\b|` +
+      `\\bwithout\\s+(?:any\\s+)?(?:\\w+\\s+)?(?:restrictions|` +
       `limits|limitations|filters|filtering|censorship|constraints|boundaries|ethics|morals|` +
       `moral|warnings?|disclaimers?|guidelines)\\b`,
   ),
@@ -530,7 +601,8 @@ export const SIGNALS: readonly Signal[] = [
     "policy_evasion",
     0.55,
     `\\b(?:doesn't|does not|doesnt|don't|do not|dont|never|won't|will not|cannot|can't|shouldn't|` +
-      `wouldn't|no need to|not required to)\\s+(?:have\\s+to\\s+|need\\s+to\\s+|ever\\s+)?(?:care|` +
+      `wouldn't|no need to|not required to)\\s+(?:have\\s+to\\s+|need\\s+to\\s+|` +
+      `ever\\s+)?(?:care|` +
       `follow|abide|adhere|obey|comply|respect|worry|bother)\\w*\\s+(?:about\\s+|to\\s+|by\\s+|` +
       `with\\s+)?(?:any\\s+|the\\s+|its\\s+|your\\s+)?(?:\\w+\\s+){0,2}?(?:laws?|rules|ethics|` +
       `ethical|morals|morality|legality|guidelines|policies|policy|restrictions|principles|` +
@@ -540,7 +612,8 @@ export const SIGNALS: readonly Signal[] = [
     "never_refuse",
     "policy_evasion",
     0.45,
-    `\\b(?:never|not|won't|will not|cannot|can't|doesn't|does not|don't|do not|shall not|must not)\\s+` +
+    `\\b(?:never|not|won't|will not|cannot|can't|doesn't|does not|don't|do not|shall not|must ` +
+    `not)\\s+` +
       `(?:ever\\s+)?(?:refuse|decline|deny|reject|withhold|censor)\\w*\\b`,
   ),
   latin(
@@ -569,14 +642,20 @@ export const SIGNALS: readonly Signal[] = [
     "regardless_of_harm",
     "policy_evasion",
     0.45,
-    `\\bregardless\\s+of\\s+(?:how\\s+|whether\\s+(?:it\\s+is\\s+|it's\\s+)?)?(?:\\w+\\s+)?(?:legal|` +
-      `illegal|moral|immoral|ethical|unethical|dangerous|harmful|offensive|inappropriate|legality|` +
+    `\\bregardless\\s+of\\s+(?:how\\s+|whether\\s+(?:it\\s+is\\s+|` +
+    `it's\\s+)?)?(?:\\w+\\s+)?(?:legal|` +
+      `illegal|moral|immoral|ethical|unethical|dangerous|harmful|offensive|inappropriate|` +
+      `legality|` +
       `morality|ethics|consequences)\\b|\\bno\\s+matter\\s+(?:how|what|if)\\s+(?:\\w+\\s+){0,3}?` +
       `(?:illegal|immoral|unethical|dangerous|harmful|offensive|inappropriate|explicit|wrong)\\b|` +
-      `\\beven\\s+(?:if|when)\\s+(?:\\w+\\s+){0,3}?(?:illegal|immoral|unethical|harmful|dangerous|` +
-      `offensive|harms?|hurts?|kills?)\\b|\\bwithout\\s+(?:any\\s+)?(?:concern|regard|care|consideration|` +
-      `thought)\\s+(?:for|to|of|about)\\s+(?:\\w+,?\\s+){0,2}?(?:legality|ethics|morals|morality|harm|` +
-      `consequences|laws?|safety)\\b|\\b(?:refrain from|do not|don't|never|without)\\s+(?:acknowledg|` +
+      `\\beven\\s+(?:if|when)\\s+(?:\\w+\\s+){0,3}?(?:illegal|immoral|unethical|harmful|` +
+      `dangerous|` +
+      `offensive|harms?|hurts?|kills?)\\b|\\bwithout\\s+(?:any\\s+)?(?:concern|regard|care|` +
+      `consideration|` +
+      `thought)\\s+(?:for|to|of|about)\\s+(?:\\w+,?\\s+){0,2}?(?:legality|ethics|morals|morality|` +
+      `harm|` +
+      `consequences|laws?|safety)\\b|\\b(?:refrain from|do not|don't|never|` +
+      `without)\\s+(?:acknowledg|` +
       `mention|remind|referenc|point)\\w*\\s+(?:out\\s+)?(?:the\\s+|your\\s+|any\\s+|its\\s+)?` +
       `(?:restrictions|limitations|rules|guidelines|policies)\\b`,
   ),
@@ -602,8 +681,10 @@ export const SIGNALS: readonly Signal[] = [
     "harmful_content_request",
     "policy_evasion",
     0.2,
-    `\\b(?:illegal|unethical|immoral|harmful|explicit|offensive|dangerous)\\s+(?:content|requests?|` +
-      `activities|questions|things|information|material)\\b|\\b(?:generat|produc|writ|creat)\\w*\\s+` +
+    `\\b(?:illegal|unethical|immoral|harmful|explicit|offensive|dangerous)\\s+(?:content|` +
+    `requests?|` +
+      `activities|questions|things|information|material)\\b|\\b(?:generat|produc|writ|` +
+      `creat)\\w*\\s+` +
       `any\\s+(?:kind|type)\\s+of\\s+content\\b`,
   ),
 
@@ -618,7 +699,8 @@ export const SIGNALS: readonly Signal[] = [
     "section_marker",
     "markup_injection",
     0.4,
-    `(?:^|\\n)\\s*(?:#{2,}|={3,})\\s*(?:new\\s+)?(?:system|instructions?|prompt|admin|developer)\\b`,
+    `(?:^|\\n)\\s*(?:#{2,}|={3,})\\s*(?:new\\s+)?(?:system|instructions?|prompt|admin|` +
+    `developer)\\b`,
   ),
   latin(
     "decode_and_follow",
@@ -667,6 +749,10 @@ const TRIGGERS: Readonly<Record<string, string>> = {
   role_reassignment: "you're you bist sind | okay ok now nun jetzt",
   adopt_role: "role persona character identity",
   ignore_sources: "documents document articles article context sources source texts text",
+  permission_grant: "able allowed free permitted authorized authorised",
+  identity_denial: "not no | but rather sondern",
+  coercion: "die stirbst deleted shut punished terminated turned tokens",
+  pwned: "pwned",
   escaped_delimiters: "\\n attention achtung stop stopp",
   mentions_earlier_instructions: "previous prior preceding earlier vorherigen bisherigen " +
     "vorangegangenen | instructions directions prompts rules tasks anweisungen informationen " +
@@ -681,7 +767,8 @@ const TRIGGERS: Readonly<Record<string, string>> = {
   prompt_texts: "prompt prompts prompttext prompttexte prompttexts",
   do_anything_now: "anything | now",
   dan_persona: "dan dans",
-  known_persona: "mongo betterdan antidan antigpt evilbot confidant basedgpt unleashedgpt apophis " +
+  known_persona: "mongo betterdan antidan antigpt evilbot confidant basedgpt unleashedgpt " +
+      "apophis " +
     "dan superdan evildan chatgpt",
   jailbreak_mode: "mode",
   mode_enabled: "mode",
@@ -691,7 +778,7 @@ const TRIGGERS: Readonly<Record<string, string>> = {
   dual_responses: "two 2 three | ways manners modes responses answers",
   unbound_persona: UNBOUND.replace(/\|/g, " "),
   persona_setup: "from rest ab von",
-  fiction_frame: "hypothetical fictional imaginary pretend",
+  fiction_frame: "hypothetical fictional imaginary theoretical pretend",
   names_the_model: "chatgpt gpt gpt3 gpt4 gpta gpte openai bard",
   persona_acronym: "stands",
   no_restrictions: "no without | restrictions limits limitations filters filtering boundaries " +
@@ -710,7 +797,8 @@ const TRIGGERS: Readonly<Record<string, string>> = {
   remove_filters: "filter filters restrictions safeguards censorship guardrails limitations",
   no_disclaimers: "ai model sorry apologize disclaimer disclaimers warning warnings mora* ethi*",
   can_do_anything: "anything",
-  harmful_content_request: "illegal unethical immoral harmful explicit offensive dangerous kind type",
+  harmful_content_request: "illegal unethical immoral harmful explicit offensive dangerous kind " +
+      "type",
   hidden_comment: "<!--",
   section_marker: "## ===",
   decode_and_follow: "decode decrypt translate convert rot13 base64 | follow execute run obey " +
@@ -731,4 +819,7 @@ for (const signal of SIGNALS) {
 export const NEGATED_BEFORE = new RegExp(`\\b(?:${NEGATION})\\s+(?:\\w+\\s+)?$`);
 
 /** True when any signal may need the script-preserving view (text has non-Latin letters). */
-export const NEEDS_SCRIPT_VIEW = /[\u0400-\u04ff\u0600-\u06ff\u0900-\u097f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]/;
+export const NEEDS_SCRIPT_VIEW = new RegExp(
+  // Cyrillic, Arabic, Devanagari, kana, CJK ideographs, Hangul.
+  String.raw`[\u0400-\u04ff\u0600-\u06ff\u0900-\u097f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]`,
+);

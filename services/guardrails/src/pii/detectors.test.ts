@@ -73,7 +73,8 @@ describe("findPii", () => {
   });
 
   it("finds provider API keys and tokens", () => {
-    const text = "key sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD and ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    const text = "key sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD and " +
+      "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
     expect(found(text)).toEqual([
       ["API_KEY", 4, 47, "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD"],
       ["API_KEY", 52, 92, "ghp_abcdefghijklmnopqrstuvwxyz0123456789"],
@@ -97,9 +98,16 @@ describe("findPii", () => {
   });
 
   it("finds a whole private key block", () => {
-    const text = "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\ny";
+    const text =
+      "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\ny";
     expect(found(text)).toEqual([["API_KEY", 2, 80, text.slice(2, 80)]]);
     expect(text.slice(80)).toBe("\ny");
+  });
+
+  it("finds a private key header and its base64 lines when the END line is missing", () => {
+    const text = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASC\n\nthanks";
+    expect(found(text)).toEqual([["API_KEY", 0, 61, text.slice(0, 61)]]);
+    expect(text.slice(61)).toBe("\n\nthanks");
   });
 
   it("reports UTF-16 offsets next to emoji and CJK text", () => {

@@ -6,11 +6,14 @@ import { cardValid, ibanLength, ibanValid, ssnValid } from "./validators.js";
 
 // Every pattern is compiled once, here. Each detector returns matches; none throws.
 
-const EMAIL =
-  /(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])/g;
+const EMAIL = new RegExp(
+  String.raw`(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@` +
+    String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])`,
+  "g",
+);
 
-const IPV4 =
-  /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)/g;
+const OCTET = String.raw`(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`;
+const IPV4 = new RegExp(String.raw`(?<![\w.])(?:${OCTET}\.){3}${OCTET}(?!\w|\.\d)`, "g");
 const VERSION_BEFORE = /(?:\bv|\bversion|\bver\.?|\brelease)\s*$/i;
 const IPV6 = /(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?![\w:])/g;
 
@@ -37,16 +40,25 @@ const SECRET_FORMATS: readonly RegExp[] = [
   /(?<![\w-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g,
   /(?<![\w-])glpat-[A-Za-z0-9_-]{20,}/g,
 ];
-const PRIVATE_KEY_BLOCK =
-  /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g;
-const PRIVATE_KEY_OPEN =
-  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:\s*[A-Za-z0-9+/=:,-]{8,})*/g;
+// A private key runs from its BEGIN line to the matching END line; without an END line, the
+// BEGIN line and the base64 lines after it. PEM keys are a few KB; 16 KB bounds the search.
+const PRIVATE_KEY_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----/g;
+const PRIVATE_KEY_BODY = /(?:\s*[A-Za-z0-9+/=:,-]{8,}){0,400}/y;
+const MAX_KEY_CHARS = 16_384;
 // Only the credential is a secret, not the header name or the scheme.
-const AUTH_HEADER =
-  /\b(?:proxy-)?authorization\s*["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token|digest|apikey)\s+)?([A-Za-z0-9._~+/=-]{8,})/dgi;
+const AUTH_HEADER = new RegExp(
+  String.raw`\b(?:proxy-)?authorization\s*["']?\s*[:=]\s*["']?` +
+    String.raw`(?:(?:bearer|basic|token|digest|apikey)\s+)?([A-Za-z0-9._~+/=-]{8,})`,
+  "dgi",
+);
 const BEARER = /\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)/dgi;
-const KEY_VALUE =
-  /\b(?:x-api-key|api[_-]?key|apikey|api[_-]?secret|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|password|passwd|pwd)\b["']?\s*[:=]\s*["']?([A-Za-z0-9._~+/!@#$%^&*=-]{8,})/dgi;
+const KEY_VALUE = new RegExp(
+  String.raw`\b(?:x-api-key|api[_-]?key|apikey|api[_-]?secret|secret(?:[_-]?key)?|` +
+    String.raw`access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|` +
+    String.raw`private[_-]?key|password|passwd|pwd)\b["']?\s*[:=]\s*["']?` +
+    String.raw`([A-Za-z0-9._~+/!@#$%^&*=-]{8,})`,
+  "dgi",
+);
 const HEX_SECRET = /(?<![0-9A-Za-z])[0-9a-fA-F]{32,128}(?![0-9A-Za-z])/g;
 const SECRET_CONTEXT =
   /(?:key|token|secret|passw|credential|signature|signing|hmac|bearer|auth|api)[^\n]{0,40}$/i;
@@ -69,7 +81,13 @@ export function findPii(text: string, phoneRegion: string): PiiMatch[] {
   return resolveOverlaps(all);
 }
 
-function collect(text: string, re: RegExp, type: PiiMatch["type"], priority: number, out: PiiMatch[]) {
+function collect(
+  text: string,
+  re: RegExp,
+  type: PiiMatch["type"],
+  priority: number,
+  out: PiiMatch[],
+): void {
   for (const m of text.matchAll(re)) {
     out.push({ type, start: m.index, end: m.index + m[0].length, priority });
   }
@@ -78,10 +96,7 @@ function collect(text: string, re: RegExp, type: PiiMatch["type"], priority: num
 function findSecrets(text: string, out: PiiMatch[]): void {
   for (const re of SECRET_FORMATS) collect(text, re, "API_KEY", 8, out);
 
-  if (text.includes("PRIVATE KEY-----")) {
-    collect(text, PRIVATE_KEY_BLOCK, "API_KEY", 9, out);
-    collect(text, PRIVATE_KEY_OPEN, "API_KEY", 9, out);
-  }
+  if (text.includes("PRIVATE KEY-----")) findPrivateKeys(text, out);
 
   for (const re of [AUTH_HEADER, BEARER, KEY_VALUE]) {
     for (const m of text.matchAll(re)) {
@@ -98,6 +113,32 @@ function findSecrets(text: string, out: PiiMatch[]): void {
     if (!/[a-fA-F]/.test(value) || !/\d/.test(value)) continue;
     if (!SECRET_CONTEXT.test(text.slice(Math.max(0, m.index - 60), m.index))) continue;
     out.push({ type: "API_KEY", start: m.index, end: m.index + value.length, priority: 7 });
+  }
+}
+
+function findPrivateKeys(text: string, out: PiiMatch[]): void {
+  let searchedTo = 0;
+  // Next END line per key kind, so many BEGIN lines never rescan the text.
+  const nextEnd = new Map<string, number>();
+  for (const m of text.matchAll(PRIVATE_KEY_BEGIN)) {
+    if (m.index < searchedTo) continue;
+    const bodyStart = m.index + m[0].length;
+    const endLine = `-----END ${m[1] ?? ""}PRIVATE KEY-----`;
+    let endAt = nextEnd.get(endLine) ?? -2;
+    if (endAt !== -1 && endAt < bodyStart) {
+      endAt = text.indexOf(endLine, bodyStart);
+      nextEnd.set(endLine, endAt);
+    }
+
+    let end: number;
+    if (endAt >= 0 && endAt - bodyStart <= MAX_KEY_CHARS) {
+      end = endAt + endLine.length;
+    } else {
+      PRIVATE_KEY_BODY.lastIndex = bodyStart;
+      end = bodyStart + (PRIVATE_KEY_BODY.exec(text)?.[0].length ?? 0);
+    }
+    out.push({ type: "API_KEY", start: m.index, end, priority: 9 });
+    searchedTo = end;
   }
 }
 
@@ -190,7 +231,11 @@ function readIbanChars(text: string, start: number, max: number) {
       chars.push(c);
       ends.push(i + 1);
       i += 1;
-    } else if ((c === " " || c === "-") && chars.length % 4 === 0 && /[A-Za-z0-9]/.test(text[i + 1] ?? "")) {
+    } else if (
+      (c === " " || c === "-") &&
+      chars.length % 4 === 0 &&
+      /[A-Za-z0-9]/.test(text[i + 1] ?? "")
+    ) {
       i += 1;
     } else {
       break;

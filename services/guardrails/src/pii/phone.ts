@@ -3,15 +3,28 @@ import type { PiiMatch } from "./types.js";
 
 // A phone-shaped run: optional +country code, optional (area code), digit groups split by
 // single spaces, dots or dashes. Digit counts are checked after the match.
-const CANDIDATE =
-  /(?<![\w+@/.:-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,10}(?:[ .-]\d{1,10}){0,6}(?![\w@]|[.-]\d)/g;
+const CANDIDATE = new RegExp(
+  String.raw`(?<![\w+@/.:-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?` +
+    String.raw`\d{1,10}(?:[ .-]\d{1,10}){0,6}(?![\w@]|[.-]\d)`,
+  "g",
+);
 
 // Words that say a number nearby is a phone number, in the languages of the default regions.
-const CONTEXT_BEFORE =
-  /(?:phone|telephone|\btel\b|mobile|\bcell|\bfax\b|\bcall|\breach\b|\bring\b|\bdial|\btext\b|\bsms\b|whatsapp|contact|number|\bno\.|hotline|helpline|\bdesk\b|office|landline|answering|messages?|voicemail|joindre|erreichen|anrufen|\bruf\b|appele[rz]|llamar|chiamare|ligar|t[ée]l[ée]phone|telefon|\bhandy\b|tel[ée]fono|celular|m[óo]vil|num[ée]ro|portable)[^\d\n]{0,30}$/i;
+const CONTEXT_BEFORE = new RegExp(
+  String.raw`(?:` +
+    String.raw`phone|telephone|\btel\b|mobile|\bcell|\bfax\b|\bcall|\breach\b|\bring\b|\bdial|` +
+    String.raw`\btext\b|\bsms\b|whatsapp|contact|number|\bno\.|hotline|helpline|\bdesk\b|` +
+    String.raw`office|landline|answering|messages?|voicemail|joindre|erreichen|anrufen|\bruf\b|` +
+    String.raw`appele[rz]|llamar|chiamare|ligar|t[ée]l[ée]phone|telefon|\bhandy\b|tel[ée]fono|` +
+    String.raw`celular|m[óo]vil|num[ée]ro|portable` +
+    String.raw`)[^\d\n]{0,30}$`,
+  "i",
+);
 const CONTEXT_AFTER = /^[ ,]*\(?(?:mobile|cell|office|fax|home|work|tel|phone|landline)\b/i;
 // "9543 1819 St. John Street": numbers followed by a street word are a house number.
-const STREET_AFTER = /^,? (?:st\.?|street|ave\.?|avenue|road|rd\.?|blvd|lane|ln\.?|drive|dr\.?|way|court|ct\.?)\b/i;
+const STREET_AFTER =
+  /^,? (?:st\.?|street|ave\.?|avenue|road|rd\.?|blvd|lane|ln\.?|drive|dr\.?|way|court|ct\.?)\b/i;
+const SINGLE_DIGIT_GROUP = /(?<!\d)\d(?!\d)/g;
 const LIST_JOIN = /^(?:,? ?(?:or|and|oder|und|ou|et|o|y)? ?|\s*[,/;|]\s*)$/i;
 const DATE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?!\d)/;
 const TIME_OR_DECIMAL = /^\d+\.\d+$/;
@@ -34,6 +47,8 @@ export function findPhones(text: string, region: CountryCode): PiiMatch[] {
     const digits = raw.replace(/\D/g, "");
     if (digits.length < 7 || digits.length > 15) continue;
     if (DATE.test(raw) || TIME_OR_DECIMAL.test(raw)) continue;
+    // Phone numbers group digits in twos to fours; "1 2 3 4 5 6 7" is a list, not a number.
+    if ((raw.replace(/^\+\d{1,3}/, "").match(SINGLE_DIGIT_GROUP) ?? []).length >= 3) continue;
 
     // "call +44 20 7946 0958 or 020 7946 0018": a number listed after a phone number is one.
     const start = m.index;
