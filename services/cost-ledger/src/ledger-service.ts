@@ -38,6 +38,17 @@ export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostL
       }
     },
 
+    // TODO(#5): budgets land with issue 5; until then no budget is ever set.
+    async reserveBudget() {
+      return { reservationId: "", usedFraction: 0 };
+    },
+    async releaseBudget() {
+      return {};
+    },
+    async getBudgetStatus() {
+      return { usedFraction: 0, hasBudget: false };
+    },
+
     async getSpend(req) {
       if (!req.tenant) throw invalid("tenant is required");
 

@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file common/v1/chat.proto.
  */
 export const file_common_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChRjb21tb24vdjEvY2hhdC5wcm90bxIJY29tbW9uLnYxIjAKCVRleHRCbG9jaxIMCgR0ZXh0GAEgASgJEhUKDWNhY2hlX2NvbnRyb2wYAiABKAgiPAoMVG9vbFVzZUJsb2NrEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKaW5wdXRfanNvbhgDIAEoCSJfCg9Ub29sUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSJQoHY29udGVudBgCIAMoCzIULmNvbW1vbi52MS5UZXh0QmxvY2sSEAoIaXNfZXJyb3IYAyABKAgiSQoKSW1hZ2VCbG9jaxISCgptZWRpYV90eXBlGAEgASgJEg4KBGRhdGEYAiABKAxIABINCgN1cmwYAyABKAlIAEIICgZzb3VyY2UixQEKDENvbnRlbnRCbG9jaxIkCgR0ZXh0GAEgASgLMhQuY29tbW9uLnYxLlRleHRCbG9ja0gAEisKCHRvb2xfdXNlGAIgASgLMhcuY29tbW9uLnYxLlRvb2xVc2VCbG9ja0gAEjEKC3Rvb2xfcmVzdWx0GAMgASgLMhouY29tbW9uLnYxLlRvb2xSZXN1bHRCbG9ja0gAEiYKBWltYWdlGAQgASgLMhUuY29tbW9uLnYxLkltYWdlQmxvY2tIAEIHCgVibG9jayJSCgdNZXNzYWdlEh0KBHJvbGUYASABKA4yDy5jb21tb24udjEuUm9sZRIoCgdjb250ZW50GAIgAygLMhcuY29tbW9uLnYxLkNvbnRlbnRCbG9jayJOCg5Ub29sRGVmaW5pdGlvbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhkKEWlucHV0X3NjaGVtYV9qc29uGAMgASgJIiIKBlNvdXJjZRIKCgJpZBgBIAEoCRIMCgR0ZXh0GAIgASgJIq4BCgxSb3V0aW5nSGludHMSKQoKY29tcGxleGl0eRgBIAEoDjIVLmNvbW1vbi52MS5Db21wbGV4aXR5EhoKEnJlcXVpcmVzX3JlYXNvbmluZxgCIAEoCBIZChFsYXRlbmN5X3NlbnNpdGl2ZRgDIAEoCBIYChByZXF1aXJlc19mYWN0dWFsGAQgASgIEiIKB3NvdXJjZXMYBSADKAsyES5jb21tb24udjEuU291cmNlIsMDCgpDaGF0UGFyYW1zEg0KBW1vZGVsGAEgASgJEiYKBWhpbnRzGAIgASgLMhcuY29tbW9uLnYxLlJvdXRpbmdIaW50cxIkCgZzeXN0ZW0YAyADKAsyFC5jb21tb24udjEuVGV4dEJsb2NrEiQKCG1lc3NhZ2VzGAQgAygLMhIuY29tbW9uLnYxLk1lc3NhZ2USGAoLdGVtcGVyYXR1cmUYBSABKAFIAIgBARISCgptYXhfdG9rZW5zGAYgASgNEhYKDnN0b3Bfc2VxdWVuY2VzGAcgAygJEjUKCG1ldGFkYXRhGAggAygLMiMuY29tbW9uLnYxLkNoYXRQYXJhbXMuTWV0YWRhdGFFbnRyeRIOCgZ0ZW5hbnQYCSABKAkSKAoFdG9vbHMYCiADKAsyGS5jb21tb24udjEuVG9vbERlZmluaXRpb24SEgoFdG9wX3AYCyABKAFIAYgBARISCgV0b3BfaxgMIAEoDUgCiAEBGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQggKBl90b3BfayKFAQoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgNEhUKDW91dHB1dF90b2tlbnMYAiABKA0SGQoRY2FjaGVfcmVhZF90b2tlbnMYAyABKA0SGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAQgASgNEhgKEHJlYXNvbmluZ190b2tlbnMYBSABKA0icQoEU3BhbhIVCg1tZXNzYWdlX2luZGV4GAEgASgNEg0KBXN0YXJ0GAIgASgNEgsKA2VuZBgDIAEoDRIMCgRwYXJ0GAQgASgJEhMKC2Jsb2NrX2luZGV4GAUgASgNEhMKC2lubmVyX2luZGV4GAYgASgNIr0BChBHdWFyZHJhaWxWZXJkaWN0Eg0KBWNoZWNrGAEgASgJEg4KBnBhc3NlZBgCIAEoCBIqCgZhY3Rpb24YAyABKA4yGi5jb21tb24udjEuR3VhcmRyYWlsQWN0aW9uEhAKCGNhdGVnb3J5GAQgASgJEg0KBXNjb3JlGAUgASgBEh4KBXNwYW5zGAYgAygLMg8uY29tbW9uLnYxLlNwYW4SDgoGcmVhc29uGAcgASgJEg0KBXN0YWdlGAggASgJIi0KDFNraXBwZWRNb2RlbBINCgVtb2RlbBgBIAEoCRIOCgZyZWFzb24YAiABKAkiegoPUm91dGluZ0RlY2lzaW9uEg0KBW1vZGVsGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIoCgdza2lwcGVkGAMgAygLMhcuY29tbW9uLnYxLlNraXBwZWRNb2RlbBIQCghhdHRlbXB0cxgEIAMoCRIMCgR0aWVyGAUgASgJIowDCgpDaGF0UmVzdWx0EhIKCnJlcXVlc3RfaWQYASABKAkSKAoHY29udGVudBgCIAMoCzIXLmNvbW1vbi52MS5Db250ZW50QmxvY2sSKgoLc3RvcF9yZWFzb24YAyABKA4yFS5jb21tb24udjEuU3RvcFJlYXNvbhIVCg1zdG9wX3NlcXVlbmNlGAQgASgJEh8KBXVzYWdlGAUgASgLMhAuY29tbW9uLnYxLlVzYWdlEh4KBGNvc3QYBiABKAsyEC5jb21tb24udjEuTW9uZXkSDQoFbW9kZWwYByABKAkSEAoIcHJvdmlkZXIYCCABKAkSEgoKZGVwbG95bWVudBgJIAEoCRIvCgpndWFyZHJhaWxzGAogAygLMhsuY29tbW9uLnYxLkd1YXJkcmFpbFZlcmRpY3QSKwoHcm91dGluZxgLIAEoCzIaLmNvbW1vbi52MS5Sb3V0aW5nRGVjaXNpb24SEQoJY2FjaGVfaGl0GAwgASgIEhYKDnVwc3RyZWFtX21vZGVsGA0gASgJIu8BCglDaGF0RXZlbnQSJwoFc3RhcnQYASABKAsyFi5jb21tb24udjEuU3RyZWFtU3RhcnRIABIqCgp0ZXh0X2RlbHRhGAIgASgLMhQuY29tbW9uLnYxLlRleHREZWx0YUgAEisKCHRvb2xfdXNlGAMgASgLMhcuY29tbW9uLnYxLlRvb2xVc2VCbG9ja0gAEjAKCWd1YXJkcmFpbBgEIAEoCzIbLmNvbW1vbi52MS5HdWFyZHJhaWxWZXJkaWN0SAASJQoEZG9uZRgFIAEoCzIVLmNvbW1vbi52MS5DaGF0UmVzdWx0SABCBwoFZXZlbnQikAEKC1N0cmVhbVN0YXJ0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSHwoFdXNhZ2UYBCABKAsyEC5jb21tb24udjEuVXNhZ2USKwoHcm91dGluZxgFIAEoCzIaLmNvbW1vbi52MS5Sb3V0aW5nRGVjaXNpb24iKAoJVGV4dERlbHRhEg0KBWluZGV4GAEgASgNEgwKBHRleHQYAiABKAkqPwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDQoJUk9MRV9VU0VSEAESEgoOUk9MRV9BU1NJU1RBTlQQAipoCgpDb21wbGV4aXR5EhoKFkNPTVBMRVhJVFlfVU5TUEVDSUZJRUQQABISCg5DT01QTEVYSVRZX0xPVxABEhUKEUNPTVBMRVhJVFlfTUVESVVNEAISEwoPQ09NUExFWElUWV9ISUdIEAMqzAEKClN0b3BSZWFzb24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIYChRTVE9QX1JFQVNPTl9FTkRfVFVSThABEhoKFlNUT1BfUkVBU09OX01BWF9UT0tFTlMQAhIdChlTVE9QX1JFQVNPTl9TVE9QX1NFUVVFTkNFEAMSGAoUU1RPUF9SRUFTT05fVE9PTF9VU0UQBBIXChNTVE9QX1JFQVNPTl9SRUZVU0FMEAUSGQoVU1RPUF9SRUFTT05fR1VBUkRSQUlMEAYqowEKD0d1YXJkcmFpbEFjdGlvbhIgChxHVUFSRFJBSUxfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGgoWR1VBUkRSQUlMX0FDVElPTl9BTExPVxABEhsKF0dVQVJEUkFJTF9BQ1RJT05fUkVEQUNUEAISGgoWR1VBUkRSQUlMX0FDVElPTl9CTE9DSxADEhkKFUdVQVJEUkFJTF9BQ1RJT05fRkxBRxAEYgZwcm90bzM", [file_common_v1_money]);
+  fileDesc("ChRjb21tb24vdjEvY2hhdC5wcm90bxIJY29tbW9uLnYxIjAKCVRleHRCbG9jaxIMCgR0ZXh0GAEgASgJEhUKDWNhY2hlX2NvbnRyb2wYAiABKAgiPAoMVG9vbFVzZUJsb2NrEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKaW5wdXRfanNvbhgDIAEoCSJfCg9Ub29sUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSJQoHY29udGVudBgCIAMoCzIULmNvbW1vbi52MS5UZXh0QmxvY2sSEAoIaXNfZXJyb3IYAyABKAgiSQoKSW1hZ2VCbG9jaxISCgptZWRpYV90eXBlGAEgASgJEg4KBGRhdGEYAiABKAxIABINCgN1cmwYAyABKAlIAEIICgZzb3VyY2UixQEKDENvbnRlbnRCbG9jaxIkCgR0ZXh0GAEgASgLMhQuY29tbW9uLnYxLlRleHRCbG9ja0gAEisKCHRvb2xfdXNlGAIgASgLMhcuY29tbW9uLnYxLlRvb2xVc2VCbG9ja0gAEjEKC3Rvb2xfcmVzdWx0GAMgASgLMhouY29tbW9uLnYxLlRvb2xSZXN1bHRCbG9ja0gAEiYKBWltYWdlGAQgASgLMhUuY29tbW9uLnYxLkltYWdlQmxvY2tIAEIHCgVibG9jayJSCgdNZXNzYWdlEh0KBHJvbGUYASABKA4yDy5jb21tb24udjEuUm9sZRIoCgdjb250ZW50GAIgAygLMhcuY29tbW9uLnYxLkNvbnRlbnRCbG9jayJOCg5Ub29sRGVmaW5pdGlvbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhkKEWlucHV0X3NjaGVtYV9qc29uGAMgASgJIiIKBlNvdXJjZRIKCgJpZBgBIAEoCRIMCgR0ZXh0GAIgASgJIq4BCgxSb3V0aW5nSGludHMSKQoKY29tcGxleGl0eRgBIAEoDjIVLmNvbW1vbi52MS5Db21wbGV4aXR5EhoKEnJlcXVpcmVzX3JlYXNvbmluZxgCIAEoCBIZChFsYXRlbmN5X3NlbnNpdGl2ZRgDIAEoCBIYChByZXF1aXJlc19mYWN0dWFsGAQgASgIEiIKB3NvdXJjZXMYBSADKAsyES5jb21tb24udjEuU291cmNlIqsECgpDaGF0UGFyYW1zEg0KBW1vZGVsGAEgASgJEiYKBWhpbnRzGAIgASgLMhcuY29tbW9uLnYxLlJvdXRpbmdIaW50cxIkCgZzeXN0ZW0YAyADKAsyFC5jb21tb24udjEuVGV4dEJsb2NrEiQKCG1lc3NhZ2VzGAQgAygLMhIuY29tbW9uLnYxLk1lc3NhZ2USGAoLdGVtcGVyYXR1cmUYBSABKAFIAIgBARISCgptYXhfdG9rZW5zGAYgASgNEhYKDnN0b3Bfc2VxdWVuY2VzGAcgAygJEjUKCG1ldGFkYXRhGAggAygLMiMuY29tbW9uLnYxLkNoYXRQYXJhbXMuTWV0YWRhdGFFbnRyeRIOCgZ0ZW5hbnQYCSABKAkSKAoFdG9vbHMYCiADKAsyGS5jb21tb24udjEuVG9vbERlZmluaXRpb24SEgoFdG9wX3AYCyABKAFIAYgBARISCgV0b3BfaxgMIAEoDUgCiAEBEhgKEHRvb2xfY2hvaWNlX2pzb24YDSABKAkSHAoUcmVzcG9uc2VfZm9ybWF0X2pzb24YDiABKAkSEQoEc2VlZBgPIAEoA0gDiAEBEhIKCmFwaV9rZXlfaWQYECABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCCAoGX3RvcF9rQgcKBV9zZWVkIoUBCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKA0SFQoNb3V0cHV0X3Rva2VucxgCIAEoDRIZChFjYWNoZV9yZWFkX3Rva2VucxgDIAEoDRIaChJjYWNoZV93cml0ZV90b2tlbnMYBCABKA0SGAoQcmVhc29uaW5nX3Rva2VucxgFIAEoDSJxCgRTcGFuEhUKDW1lc3NhZ2VfaW5kZXgYASABKA0SDQoFc3RhcnQYAiABKA0SCwoDZW5kGAMgASgNEgwKBHBhcnQYBCABKAkSEwoLYmxvY2tfaW5kZXgYBSABKA0SEwoLaW5uZXJfaW5kZXgYBiABKA0ivQEKEEd1YXJkcmFpbFZlcmRpY3QSDQoFY2hlY2sYASABKAkSDgoGcGFzc2VkGAIgASgIEioKBmFjdGlvbhgDIAEoDjIaLmNvbW1vbi52MS5HdWFyZHJhaWxBY3Rpb24SEAoIY2F0ZWdvcnkYBCABKAkSDQoFc2NvcmUYBSABKAESHgoFc3BhbnMYBiADKAsyDy5jb21tb24udjEuU3BhbhIOCgZyZWFzb24YByABKAkSDQoFc3RhZ2UYCCABKAkiLQoMU2tpcHBlZE1vZGVsEg0KBW1vZGVsGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJ6Cg9Sb3V0aW5nRGVjaXNpb24SDQoFbW9kZWwYASABKAkSDgoGcmVhc29uGAIgASgJEigKB3NraXBwZWQYAyADKAsyFy5jb21tb24udjEuU2tpcHBlZE1vZGVsEhAKCGF0dGVtcHRzGAQgAygJEgwKBHRpZXIYBSABKAkipAMKCkNoYXRSZXN1bHQSEgoKcmVxdWVzdF9pZBgBIAEoCRIoCgdjb250ZW50GAIgAygLMhcuY29tbW9uLnYxLkNvbnRlbnRCbG9jaxIqCgtzdG9wX3JlYXNvbhgDIAEoDjIVLmNvbW1vbi52MS5TdG9wUmVhc29uEhUKDXN0b3Bfc2VxdWVuY2UYBCABKAkSHwoFdXNhZ2UYBSABKAsyEC5jb21tb24udjEuVXNhZ2USHgoEY29zdBgGIAEoCzIQLmNvbW1vbi52MS5Nb25leRINCgVtb2RlbBgHIAEoCRIQCghwcm92aWRlchgIIAEoCRISCgpkZXBsb3ltZW50GAkgASgJEi8KCmd1YXJkcmFpbHMYCiADKAsyGy5jb21tb24udjEuR3VhcmRyYWlsVmVyZGljdBIrCgdyb3V0aW5nGAsgASgLMhouY29tbW9uLnYxLlJvdXRpbmdEZWNpc2lvbhIRCgljYWNoZV9oaXQYDCABKAgSFgoOdXBzdHJlYW1fbW9kZWwYDSABKAkSFgoOcmVzZXJ2YXRpb25faWQYDiABKAkimAIKCUNoYXRFdmVudBInCgVzdGFydBgBIAEoCzIWLmNvbW1vbi52MS5TdHJlYW1TdGFydEgAEioKCnRleHRfZGVsdGEYAiABKAsyFC5jb21tb24udjEuVGV4dERlbHRhSAASKwoIdG9vbF91c2UYAyABKAsyFy5jb21tb24udjEuVG9vbFVzZUJsb2NrSAASMAoJZ3VhcmRyYWlsGAQgASgLMhsuY29tbW9uLnYxLkd1YXJkcmFpbFZlcmRpY3RIABIlCgRkb25lGAUgASgLMhUuY29tbW9uLnYxLkNoYXRSZXN1bHRIABInCgVlcnJvchgGIAEoCzIWLmNvbW1vbi52MS5TdHJlYW1FcnJvckgAQgcKBWV2ZW50ImQKC1N0cmVhbUVycm9yEg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEgwKBGNvZGUYAyABKAUSJgoHcGFydGlhbBgEIAEoCzIVLmNvbW1vbi52MS5DaGF0UmVzdWx0IpABCgtTdHJlYW1TdGFydBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEh8KBXVzYWdlGAQgASgLMhAuY29tbW9uLnYxLlVzYWdlEisKB3JvdXRpbmcYBSABKAsyGi5jb21tb24udjEuUm91dGluZ0RlY2lzaW9uIigKCVRleHREZWx0YRINCgVpbmRleBgBIAEoDRIMCgR0ZXh0GAIgASgJKj8KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg0KCVJPTEVfVVNFUhABEhIKDlJPTEVfQVNTSVNUQU5UEAIqaAoKQ29tcGxleGl0eRIaChZDT01QTEVYSVRZX1VOU1BFQ0lGSUVEEAASEgoOQ09NUExFWElUWV9MT1cQARIVChFDT01QTEVYSVRZX01FRElVTRACEhMKD0NPTVBMRVhJVFlfSElHSBADKswBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoUU1RPUF9SRUFTT05fRU5EX1RVUk4QARIaChZTVE9QX1JFQVNPTl9NQVhfVE9LRU5TEAISHQoZU1RPUF9SRUFTT05fU1RPUF9TRVFVRU5DRRADEhgKFFNUT1BfUkVBU09OX1RPT0xfVVNFEAQSFwoTU1RPUF9SRUFTT05fUkVGVVNBTBAFEhkKFVNUT1BfUkVBU09OX0dVQVJEUkFJTBAGKqMBCg9HdWFyZHJhaWxBY3Rpb24SIAocR1VBUkRSQUlMX0FDVElPTl9VTlNQRUNJRklFRBAAEhoKFkdVQVJEUkFJTF9BQ1RJT05fQUxMT1cQARIbChdHVUFSRFJBSUxfQUNUSU9OX1JFREFDVBACEhoKFkdVQVJEUkFJTF9BQ1RJT05fQkxPQ0sQAxIZChVHVUFSRFJBSUxfQUNUSU9OX0ZMQUcQBGIGcHJvdG8z", [file_common_v1_money]);
 
 /**
  * A plain text block. cache_control marks a prompt-cache breakpoint.
@@ -360,6 +360,32 @@ export type ChatParams = Message$1<"common.v1.ChatParams"> & {
    * @generated from field: optional uint32 top_k = 12;
    */
   topK?: number | undefined;
+
+  /**
+   * How the model may use tools, as the caller's JSON ("auto", "any", a named tool).
+   *
+   * @generated from field: string tool_choice_json = 13;
+   */
+  toolChoiceJson: string;
+
+  /**
+   * Structured output request (e.g. a JSON schema), as the caller's JSON.
+   *
+   * @generated from field: string response_format_json = 14;
+   */
+  responseFormatJson: string;
+
+  /**
+   * @generated from field: optional int64 seed = 15;
+   */
+  seed?: bigint | undefined;
+
+  /**
+   * Set by the gateway from the API key; a caller's value is ignored.
+   *
+   * @generated from field: string api_key_id = 16;
+   */
+  apiKeyId: string;
 };
 
 /**
@@ -657,6 +683,13 @@ export type ChatResult = Message$1<"common.v1.ChatResult"> & {
    * @generated from field: string upstream_model = 13;
    */
   upstreamModel: string;
+
+  /**
+   * Budget reservation held for this request; settled when its usage is recorded.
+   *
+   * @generated from field: string reservation_id = 14;
+   */
+  reservationId: string;
 };
 
 /**
@@ -715,6 +748,14 @@ export type ChatEvent = Message$1<"common.v1.ChatEvent"> & {
      */
     value: ChatResult;
     case: "done";
+  } | {
+    /**
+     * Last event of a stream that failed after it started: what was produced is billed.
+     *
+     * @generated from field: common.v1.StreamError error = 6;
+     */
+    value: StreamError;
+    case: "error";
   } | { case: undefined; value?: undefined };
 };
 
@@ -724,6 +765,47 @@ export type ChatEvent = Message$1<"common.v1.ChatEvent"> & {
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
   messageDesc(file_common_v1_chat, 16);
+
+/**
+ * StreamError ends a stream that failed after its first event. The stream itself then ends
+ * normally, so the usage seen so far reaches the caller and the ledger.
+ *
+ * @generated from message common.v1.StreamError
+ */
+export type StreamError = Message$1<"common.v1.StreamError"> & {
+  /**
+   * Stable reason, e.g. "overloaded", "stream_interrupted", "cancelled".
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * gRPC status code the failure maps to.
+   *
+   * @generated from field: int32 code = 3;
+   */
+  code: number;
+
+  /**
+   * The result so far: usage and cost of what was produced, model, provider, routing.
+   *
+   * @generated from field: common.v1.ChatResult partial = 4;
+   */
+  partial?: ChatResult | undefined;
+};
+
+/**
+ * Describes the message common.v1.StreamError.
+ * Use `create(StreamErrorSchema)` to create a new message.
+ */
+export const StreamErrorSchema: GenMessage<StreamError> = /*@__PURE__*/
+  messageDesc(file_common_v1_chat, 17);
 
 /**
  * StreamStart opens a streamed answer.
@@ -762,7 +844,7 @@ export type StreamStart = Message$1<"common.v1.StreamStart"> & {
  * Use `create(StreamStartSchema)` to create a new message.
  */
 export const StreamStartSchema: GenMessage<StreamStart> = /*@__PURE__*/
-  messageDesc(file_common_v1_chat, 17);
+  messageDesc(file_common_v1_chat, 18);
 
 /**
  * TextDelta is a piece of streamed text.
@@ -786,7 +868,7 @@ export type TextDelta = Message$1<"common.v1.TextDelta"> & {
  * Use `create(TextDeltaSchema)` to create a new message.
  */
 export const TextDeltaSchema: GenMessage<TextDelta> = /*@__PURE__*/
-  messageDesc(file_common_v1_chat, 18);
+  messageDesc(file_common_v1_chat, 19);
 
 /**
  * Role of one turn in a conversation.

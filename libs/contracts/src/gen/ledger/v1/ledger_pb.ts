@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEipAMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkiPAoSUmVjb3JkVXNhZ2VSZXF1ZXN0EiYKBnJlY29yZBgBIAEoCzIWLmxlZGdlci52MS5Vc2FnZVJlY29yZCIoChNSZWNvcmRVc2FnZVJlc3BvbnNlEhEKCWR1cGxpY2F0ZRgBIAEoCCJ3Cg9HZXRTcGVuZFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoQR2V0U3BlbmRSZXNwb25zZRIfCgV0b3RhbBgBIAEoCzIQLmNvbW1vbi52MS5Nb25leRIQCghyZXF1ZXN0cxgCIAEoAxIUCgxpbnB1dF90b2tlbnMYAyABKAMSFQoNb3V0cHV0X3Rva2VucxgEIAEoAyqOAQoLVXNhZ2VTdGF0dXMSHAoYVVNBR0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASEwoPVVNBR0VfU1RBVFVTX09LEAESFgoSVVNBR0VfU1RBVFVTX0VSUk9SEAISGAoUVVNBR0VfU1RBVFVTX0JMT0NLRUQQAxIaChZVU0FHRV9TVEFUVVNfQ0FOQ0VMTEVEEAQypgEKEUNvc3RMZWRnZXJTZXJ2aWNlEkwKC1JlY29yZFVzYWdlEh0ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVxdWVzdBoeLmxlZGdlci52MS5SZWNvcmRVc2FnZVJlc3BvbnNlEkMKCEdldFNwZW5kEhoubGVkZ2VyLnYxLkdldFNwZW5kUmVxdWVzdBobLmxlZGdlci52MS5HZXRTcGVuZFJlc3BvbnNlYgZwcm90bzM", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEivAMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkSFgoOcmVzZXJ2YXRpb25faWQYESABKAkiPAoSUmVjb3JkVXNhZ2VSZXF1ZXN0EiYKBnJlY29yZBgBIAEoCzIWLmxlZGdlci52MS5Vc2FnZVJlY29yZCIoChNSZWNvcmRVc2FnZVJlc3BvbnNlEhEKCWR1cGxpY2F0ZRgBIAEoCCJ3Cg9HZXRTcGVuZFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoQR2V0U3BlbmRSZXNwb25zZRIfCgV0b3RhbBgBIAEoCzIQLmNvbW1vbi52MS5Nb25leRIQCghyZXF1ZXN0cxgCIAEoAxIUCgxpbnB1dF90b2tlbnMYAyABKAMSFQoNb3V0cHV0X3Rva2VucxgEIAEoAyKwAQoUUmVzZXJ2ZUJ1ZGdldFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSEgoKYXBpX2tleV9pZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIgCgZhbW91bnQYBSABKAsyEC5jb21tb24udjEuTW9uZXkSDgoGdG9rZW5zGAYgASgEEh8KF3JlcGxhY2VzX3Jlc2VydmF0aW9uX2lkGAcgASgJImsKFVJlc2VydmVCdWRnZXRSZXNwb25zZRIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIjCglyZW1haW5pbmcYAiABKAsyEC5jb21tb24udjEuTW9uZXkSFQoNdXNlZF9mcmFjdGlvbhgDIAEoASIuChRSZWxlYXNlQnVkZ2V0UmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCSIXChVSZWxlYXNlQnVkZ2V0UmVzcG9uc2UiPAoWR2V0QnVkZ2V0U3RhdHVzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCSJpChdHZXRCdWRnZXRTdGF0dXNSZXNwb25zZRIVCg11c2VkX2ZyYWN0aW9uGAEgASgBEiMKCXJlbWFpbmluZxgCIAEoCzIQLmNvbW1vbi52MS5Nb25leRISCgpoYXNfYnVkZ2V0GAMgASgIKo4BCgtVc2FnZVN0YXR1cxIcChhVU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABITCg9VU0FHRV9TVEFUVVNfT0sQARIWChJVU0FHRV9TVEFUVVNfRVJST1IQAhIYChRVU0FHRV9TVEFUVVNfQkxPQ0tFRBADEhoKFlVTQUdFX1NUQVRVU19DQU5DRUxMRUQQBDKoAwoRQ29zdExlZGdlclNlcnZpY2USTAoLUmVjb3JkVXNhZ2USHS5sZWRnZXIudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVzcG9uc2USQwoIR2V0U3BlbmQSGi5sZWRnZXIudjEuR2V0U3BlbmRSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldFNwZW5kUmVzcG9uc2USUgoNUmVzZXJ2ZUJ1ZGdldBIfLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVzcG9uc2USUgoNUmVsZWFzZUJ1ZGdldBIfLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVzcG9uc2USWAoPR2V0QnVkZ2V0U3RhdHVzEiEubGVkZ2VyLnYxLkdldEJ1ZGdldFN0YXR1c1JlcXVlc3QaIi5sZWRnZXIudjEuR2V0QnVkZ2V0U3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
 
 /**
  * UsageRecord is one request's row in the ledger.
@@ -105,6 +105,13 @@ export type UsageRecord = Message<"ledger.v1.UsageRecord"> & {
    * @generated from field: string endpoint = 16;
    */
   endpoint: string;
+
+  /**
+   * The budget reservation this row settles; empty when none was taken.
+   *
+   * @generated from field: string reservation_id = 17;
+   */
+  reservationId: string;
 };
 
 /**
@@ -210,6 +217,175 @@ export const GetSpendResponseSchema: GenMessage<GetSpendResponse> = /*@__PURE__*
   messageDesc(file_ledger_v1_ledger, 4);
 
 /**
+ * @generated from message ledger.v1.ReserveBudgetRequest
+ */
+export type ReserveBudgetRequest = Message<"ledger.v1.ReserveBudgetRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string tenant = 2;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string api_key_id = 3;
+   */
+  apiKeyId: string;
+
+  /**
+   * Catalog model whose prices the amount was computed at.
+   *
+   * @generated from field: string model = 4;
+   */
+  model: string;
+
+  /**
+   * Worst-case cost: estimated prompt tokens plus max_tokens at the model's prices.
+   *
+   * @generated from field: common.v1.Money amount = 5;
+   */
+  amount?: Money | undefined;
+
+  /**
+   * Worst-case tokens, for budgets kept in tokens.
+   *
+   * @generated from field: uint64 tokens = 6;
+   */
+  tokens: bigint;
+
+  /**
+   * A previous reservation of the same request to drop (e.g. on fallback to another model).
+   *
+   * @generated from field: string replaces_reservation_id = 7;
+   */
+  replacesReservationId: string;
+};
+
+/**
+ * Describes the message ledger.v1.ReserveBudgetRequest.
+ * Use `create(ReserveBudgetRequestSchema)` to create a new message.
+ */
+export const ReserveBudgetRequestSchema: GenMessage<ReserveBudgetRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 5);
+
+/**
+ * @generated from message ledger.v1.ReserveBudgetResponse
+ */
+export type ReserveBudgetResponse = Message<"ledger.v1.ReserveBudgetResponse"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * What stays available in the tightest budget after this reservation.
+   *
+   * @generated from field: common.v1.Money remaining = 2;
+   */
+  remaining?: Money | undefined;
+
+  /**
+   * Highest share (0..1) of any budget used or reserved, after this reservation.
+   *
+   * @generated from field: double used_fraction = 3;
+   */
+  usedFraction: number;
+};
+
+/**
+ * Describes the message ledger.v1.ReserveBudgetResponse.
+ * Use `create(ReserveBudgetResponseSchema)` to create a new message.
+ */
+export const ReserveBudgetResponseSchema: GenMessage<ReserveBudgetResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 6);
+
+/**
+ * @generated from message ledger.v1.ReleaseBudgetRequest
+ */
+export type ReleaseBudgetRequest = Message<"ledger.v1.ReleaseBudgetRequest"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+};
+
+/**
+ * Describes the message ledger.v1.ReleaseBudgetRequest.
+ * Use `create(ReleaseBudgetRequestSchema)` to create a new message.
+ */
+export const ReleaseBudgetRequestSchema: GenMessage<ReleaseBudgetRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 7);
+
+/**
+ * @generated from message ledger.v1.ReleaseBudgetResponse
+ */
+export type ReleaseBudgetResponse = Message<"ledger.v1.ReleaseBudgetResponse"> & {
+};
+
+/**
+ * Describes the message ledger.v1.ReleaseBudgetResponse.
+ * Use `create(ReleaseBudgetResponseSchema)` to create a new message.
+ */
+export const ReleaseBudgetResponseSchema: GenMessage<ReleaseBudgetResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 8);
+
+/**
+ * @generated from message ledger.v1.GetBudgetStatusRequest
+ */
+export type GetBudgetStatusRequest = Message<"ledger.v1.GetBudgetStatusRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+};
+
+/**
+ * Describes the message ledger.v1.GetBudgetStatusRequest.
+ * Use `create(GetBudgetStatusRequestSchema)` to create a new message.
+ */
+export const GetBudgetStatusRequestSchema: GenMessage<GetBudgetStatusRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 9);
+
+/**
+ * @generated from message ledger.v1.GetBudgetStatusResponse
+ */
+export type GetBudgetStatusResponse = Message<"ledger.v1.GetBudgetStatusResponse"> & {
+  /**
+   * Highest share (0..1) of any budget of the tenant or key used or reserved.
+   *
+   * @generated from field: double used_fraction = 1;
+   */
+  usedFraction: number;
+
+  /**
+   * @generated from field: common.v1.Money remaining = 2;
+   */
+  remaining?: Money | undefined;
+
+  /**
+   * False when no budget is set for the tenant or key.
+   *
+   * @generated from field: bool has_budget = 3;
+   */
+  hasBudget: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.GetBudgetStatusResponse.
+ * Use `create(GetBudgetStatusResponseSchema)` to create a new message.
+ */
+export const GetBudgetStatusResponseSchema: GenMessage<GetBudgetStatusResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 10);
+
+/**
  * @generated from enum ledger.v1.UsageStatus
  */
 export enum UsageStatus {
@@ -270,6 +446,37 @@ export const CostLedgerService: GenService<{
     methodKind: "unary";
     input: typeof GetSpendRequestSchema;
     output: typeof GetSpendResponseSchema;
+  },
+  /**
+   * ReserveBudget holds the worst-case cost of a request before the model call. It fails
+   * with RESOURCE_EXHAUSTED (reason "budget_exceeded") when a budget cannot cover it.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.ReserveBudget
+   */
+  reserveBudget: {
+    methodKind: "unary";
+    input: typeof ReserveBudgetRequestSchema;
+    output: typeof ReserveBudgetResponseSchema;
+  },
+  /**
+   * ReleaseBudget drops a reservation whose request never reached a model.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.ReleaseBudget
+   */
+  releaseBudget: {
+    methodKind: "unary";
+    input: typeof ReleaseBudgetRequestSchema;
+    output: typeof ReleaseBudgetResponseSchema;
+  },
+  /**
+   * GetBudgetStatus tells how much of a tenant's (and key's) budgets is used.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.GetBudgetStatus
+   */
+  getBudgetStatus: {
+    methodKind: "unary";
+    input: typeof GetBudgetStatusRequestSchema;
+    output: typeof GetBudgetStatusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ledger_v1_ledger, 0);
