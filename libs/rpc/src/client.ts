@@ -18,6 +18,16 @@ import { isServiceError, RpcError } from "./errors.js";
 import { grpcMethodDefinition } from "./methods.js";
 import { metadataSetter } from "./propagation.js";
 
+/**
+ * Channel settings shared by every client. Round-robin spreads calls over every address a
+ * (headless) Kubernetes Service resolves to, instead of pinning one replica.
+ */
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.max_receive_message_length": 16 * 1024 * 1024,
+  "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+};
+
 /** Per-call options. */
 export interface CallOptions {
   /** Time the callee has to answer, from now. */
@@ -57,10 +67,7 @@ export function createGrpcClient<S extends DescService>(
   address: string,
   tracerName = "mesh-rpc-client",
 ): GrpcClient<S> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.max_receive_message_length": 16 * 1024 * 1024,
-  });
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const tracer = trace.getTracer(tracerName);
   const methods: Record<string, unknown> = {};
 

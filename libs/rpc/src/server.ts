@@ -89,6 +89,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const server = new grpc.Server({
     "grpc.max_receive_message_length": 16 * 1024 * 1024,
     "grpc.keepalive_permit_without_calls": 1,
+    // Connections are recycled so clients re-resolve and find replicas added by autoscaling;
+    // calls in flight get the grace period, long enough for a long stream to finish.
+    "grpc.max_connection_age_ms": 5 * 60_000,
+    "grpc.max_connection_age_grace_ms": 150_000,
   });
   const tracer = trace.getTracer(options.tracerName);
   let inFlight = 0;
