@@ -8,7 +8,7 @@ export const TIERS = ["top", "balanced", "fast"] as const;
 export type Tier = (typeof TIERS)[number];
 
 /** Provider kinds the orchestrator can call. */
-export const PROVIDER_KINDS = ["anthropic", "simulator"] as const;
+export const PROVIDER_KINDS = ["anthropic", "openai", "openai-compatible", "simulator"] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -30,7 +30,18 @@ const deploymentSchema = z
     api_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
     standby: z.boolean().default(false),
     weight: z.number().positive().default(1),
+    /** Same as timeouts.total_ms (kept for catalogs written before `timeouts`). */
     timeout_ms: z.number().int().positive().optional(),
+    timeouts: z
+      .object({
+        connect_ms: z.number().int().positive().optional(),
+        first_token_ms: z.number().int().positive().optional(),
+        total_ms: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Seeds the deployment's latency estimate for load balancing (default: the model's). */
+    expected_latency_ms: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -78,11 +89,25 @@ export interface CatalogDeployment {
   readonly apiKeyEnv: string | undefined;
   readonly apiKey: string | undefined;
   readonly standby: boolean;
+  /** Share of traffic relative to the model's other deployments (load balancing). */
   readonly weight: number;
-  readonly timeoutMs: number | undefined;
+  /** Per-deployment timeouts; unset ones take the orchestrator's defaults. */
+  readonly timeouts: DeploymentTimeouts;
+  /** Latency expected before any is measured: the deployment's, else the model's. */
+  readonly expectedLatencyMs: number;
   /** False when the deployment cannot be used (e.g. its key is unset); see disabledReason. */
   readonly enabled: boolean;
   readonly disabledReason: string | undefined;
+}
+
+/** Timeouts of one deployment, in milliseconds. */
+export interface DeploymentTimeouts {
+  /** Opening the TCP/TLS connection. */
+  readonly connectMs?: number;
+  /** From the request to the first output of a stream (text, tool call or the end). */
+  readonly firstTokenMs?: number;
+  /** From the request to the end of the answer. */
+  readonly totalMs?: number;
 }
 
 /** A model of the catalog with prices in nano-dollars per million tokens. */
@@ -208,7 +233,12 @@ function resolveModel(
       apiKey,
       standby: d.standby,
       weight: d.weight,
-      timeoutMs: d.timeout_ms,
+      timeouts: Object.freeze({
+        connectMs: d.timeouts?.connect_ms,
+        firstTokenMs: d.timeouts?.first_token_ms,
+        totalMs: d.timeouts?.total_ms ?? d.timeout_ms,
+      }),
+      expectedLatencyMs: d.expected_latency_ms ?? m.expected_latency_ms,
       enabled: disabledReason === undefined,
       disabledReason,
     });
@@ -264,14 +294,46 @@ function crossCheck(raw: unknown): string[] {
 
     const deploymentNames = new Set<string>();
     if (!Array.isArray(m?.deployments)) return;
-    for (const d of m.deployments as Array<{ name?: unknown } | null>) {
-      if (typeof d?.name !== "string") continue;
+    (m.deployments as Array<RawDeploymentShape | null>).forEach((d, j) => {
+      const where = typeof d?.name === "string"
+        ? `${label}.deployments[${j}:${d.name}]`
+        : `${label}.deployments[${j}]`;
+      problems.push(...deploymentProblems(d, where));
+      if (typeof d?.name !== "string") return;
       if (deploymentNames.has(d.name)) {
         problems.push(`${label}: deployment name "${d.name}" appears twice`);
       }
       deploymentNames.add(d.name);
-    }
+    });
   });
+  return problems;
+}
+
+interface RawDeploymentShape {
+  name?: unknown;
+  provider?: unknown;
+  base_url?: unknown;
+  base_url_env?: unknown;
+  api_key_env?: unknown;
+  timeout_ms?: unknown;
+  timeouts?: { total_ms?: unknown } | null;
+}
+
+/** Rules a deployment must follow that depend on its provider kind. */
+function deploymentProblems(d: RawDeploymentShape | null, where: string): string[] {
+  const problems: string[] = [];
+  if (!d) return problems;
+  if (d.provider === "openai-compatible" && d.base_url === undefined &&
+    d.base_url_env === undefined) {
+    problems.push(`${where}: an openai-compatible deployment needs base_url (or base_url_env), ` +
+      'the server\'s URL including /v1, e.g. "http://vllm:8000/v1"');
+  }
+  if (d.provider === "openai" && d.api_key_env === undefined) {
+    problems.push(`${where}: an openai deployment needs api_key_env, the env var holding its key`);
+  }
+  if (d.timeout_ms !== undefined && d.timeouts?.total_ms !== undefined) {
+    problems.push(`${where}: timeout_ms and timeouts.total_ms are the same setting; keep one`);
+  }
   return problems;
 }
 

@@ -53,6 +53,7 @@ function setup(overrides: Partial<ResilienceSettings> = {}) {
   const resilience = new Resilience({ ...settings, ...overrides }, clock);
   const providers = createProviders(catalog, {
     timeoutMs: 5_000,
+    connectTimeoutMs: 5_000,
     logger: silentLogger,
     simulator: { latencyMs: 0, failModels: [], failureRate: 0, failureStatus: 529, seed: 1 },
   });
@@ -317,21 +318,32 @@ describe("Dispatcher.stream", () => {
     ]);
   });
 
-  it("ends with stream_interrupted, no fallback, when output already began", async () => {
-    const { dispatcher } = setup();
-    fake.script({
-      kind: "reply",
-      text: "This answer will be cut",
-      deltaChars: 5,
-      errorAfterEvents: { events: 5, type: "overloaded_error" },
+  it("ends with a failed event billing what was produced, no fallback, once output began",
+    async () => {
+      const { dispatcher } = setup();
+      fake.script({
+        kind: "reply",
+        text: "This answer will be cut",
+        deltaChars: 5,
+        usage: { input_tokens: 40, output_tokens: 99, cache_read_input_tokens: 8 },
+        errorAfterEvents: { events: 5, type: "overloaded_error" },
+      });
+
+      const seen = await collect(dispatcher.stream(dispatchRequest().request));
+
+      expect(seen.map((e) => e.type)).toEqual(["opened", "text_delta", "text_delta", "failed"]);
+      // Input and cache reads from message_start; no message_delta came, so output is
+      // counted from the 10 bytes streamed ("This answe"): ceil(10 / 4) = 3.
+      expect(seen.at(-1)).toEqual({
+        type: "failed",
+        reason: "overloaded",
+        code: GrpcStatus.RESOURCE_EXHAUSTED,
+        message: "claude-sonnet-4@anthropic failed after the answer began (overloaded); the " +
+          "answer is incomplete, retry later",
+        usage: { inputTokens: 40, outputTokens: 3, cacheReadTokens: 8, cacheWriteTokens: 0,
+          reasoningTokens: 0 },
+      });
+      expect(fake.requests).toHaveLength(1);
     });
-    const seen: DispatchEvent[] = [];
 
-    const err = await rpcErrorOf(collect(dispatcher.stream(dispatchRequest().request), seen));
-
-    expect(err.code).toBe(GrpcStatus.UNAVAILABLE);
-    expect(err.reason).toBe("stream_interrupted");
-    expect(seen.map((e) => e.type)).toEqual(["opened", "text_delta", "text_delta"]);
-    expect(fake.requests).toHaveLength(1);
-  });
 });

@@ -75,6 +75,7 @@ const STATE_NAMES: Record<CircuitState, BreakerState> = {
  */
 export class Resilience {
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  private readonly openedAt = new Map<string, number>();
   private readonly retryFilter;
   private readonly breakerFilter = handleWhen(
     (err) => err instanceof ProviderError && BREAKER_KINDS.has(err.kind),
@@ -97,6 +98,19 @@ export class Resilience {
   breakerState(deploymentId: string): BreakerState {
     const breaker = this.breakers.get(deploymentId);
     return breaker ? STATE_NAMES[breaker.state] : "closed";
+  }
+
+  /**
+   * False while a deployment's breaker is open and its cooldown has not passed (or a probe
+   * is running in half-open), so the balancer tries it last. Once the cooldown passes it is
+   * true again, and the next call is the probe that closes or reopens the breaker.
+   */
+  acceptsCalls(deploymentId: string): boolean {
+    const breaker = this.breakers.get(deploymentId);
+    if (!breaker || breaker.state === CircuitState.Closed) return true;
+    if (breaker.state !== CircuitState.Open) return false;
+    const openedAt = this.openedAt.get(deploymentId) ?? 0;
+    return this.clock.now() - openedAt >= this.settings.breakerCooldownMs;
   }
 
   /** Breaker states of every deployment used so far. */
@@ -165,6 +179,7 @@ export class Resilience {
         halfOpenAfter: this.settings.breakerCooldownMs,
         breaker: new ConsecutiveBreaker(this.settings.breakerFailures),
       });
+      breaker.onBreak(() => this.openedAt.set(deploymentId, this.clock.now()));
       this.breakers.set(deploymentId, breaker);
     }
     return breaker;

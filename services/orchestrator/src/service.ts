@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { context, trace, type Context } from "@opentelemetry/api";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type {
-  ChatParams,
-  RoutingDecisionSchema,
-  UsageSchema,
+import {
+  StopReason,
+  type ChatParams,
+  type RoutingDecisionSchema,
+  type UsageSchema,
 } from "@mesh/contracts/common/v1/chat_pb";
 import { OrchestratorService } from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
 import type { Logger } from "@mesh/logging";
@@ -34,7 +35,10 @@ type RoutingInit = MessageInitShape<typeof RoutingDecisionSchema>;
 
 /**
  * The OrchestratorService handlers: validate, plan the route, dispatch with retries and
- * fallback, price the usage at the catalog's rates.
+ * fallback, price the usage at the catalog's rates. A stream that fails after its first
+ * event ends with an `error` event (reason, message, gRPC code, and the partial result
+ * with the usage and cost of what was produced) and then ends normally, so the caller can
+ * bill what was produced; it never ends with `done` as if it had finished.
  */
 export function orchestratorService(deps: OrchestratorServiceDeps): ServiceRegistration {
   function prepare(requestId: string, params: ChatParams | undefined) {
@@ -47,7 +51,7 @@ export function orchestratorService(deps: OrchestratorServiceDeps): ServiceRegis
   return registerService(OrchestratorService, {
     async complete(req, call) {
       const { id, params, plan, dispatcher, parent } = prepare(req.requestId, req.params);
-      const { result, served, routing } = await dispatcher.complete({
+      const { result, served, routing, reservationId } = await dispatcher.complete({
         requestId: id,
         params,
         plan,
@@ -65,13 +69,19 @@ export function orchestratorService(deps: OrchestratorServiceDeps): ServiceRegis
           ...billing(served, result.usage),
           ...servedBy(served, routing),
           upstreamModel: result.upstreamModel,
+          reservationId,
         },
       };
     },
 
     async *streamComplete(req, call) {
       const { id, params, plan, dispatcher, parent } = prepare(req.requestId, req.params);
-      let opened: { served: Served; routing: RoutingOutcome; upstreamModel: string } | undefined;
+      let opened: {
+        served: Served;
+        routing: RoutingOutcome;
+        upstreamModel: string;
+        reservationId: string;
+      } | undefined;
 
       for await (const event of dispatcher.stream({
         requestId: id,
@@ -129,6 +139,30 @@ export function orchestratorService(deps: OrchestratorServiceDeps): ServiceRegis
                     ...billing(opened.served, event.usage),
                     ...servedBy(opened.served, opened.routing),
                     upstreamModel: opened.upstreamModel,
+                    reservationId: opened.reservationId,
+                  },
+                },
+              },
+            };
+            break;
+          case "failed":
+            if (!opened) break;
+            yield {
+              event: {
+                event: {
+                  case: "error",
+                  value: {
+                    reason: event.reason,
+                    message: event.message,
+                    code: event.code,
+                    partial: {
+                      requestId: id,
+                      stopReason: StopReason.UNSPECIFIED,
+                      ...billing(opened.served, event.usage),
+                      ...servedBy(opened.served, opened.routing),
+                      upstreamModel: opened.upstreamModel,
+                      reservationId: opened.reservationId,
+                    },
                   },
                 },
               },

@@ -1,10 +1,21 @@
 import type { Logger } from "@mesh/logging";
+import type { Balancer } from "./balancer.js";
+import type { BudgetGuard } from "./budget.js";
 import { loadCatalogFile, type Catalog } from "./catalog.js";
 import type { OrchestratorConfig } from "./config.js";
 import { Dispatcher } from "./dispatch.js";
+import type { DispatchMetrics } from "./metrics.js";
 import { createProviders } from "./providers/registry.js";
 import type { Resilience } from "./resilience.js";
 import type { OrchestratorState } from "./service.js";
+
+/** What outlives a catalog reload: breakers, balancer stats, the ledger client, metrics. */
+export interface SharedParts {
+  resilience: Resilience;
+  balancer: Balancer;
+  budget: BudgetGuard;
+  metrics: DispatchMetrics;
+}
 
 /**
  * Loads the catalog named by the config and builds its providers and dispatcher. Throws a
@@ -12,7 +23,7 @@ import type { OrchestratorState } from "./service.js";
  */
 export function buildState(
   config: OrchestratorConfig,
-  resilience: Resilience,
+  shared: SharedParts,
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): OrchestratorState {
@@ -22,6 +33,7 @@ export function buildState(
   });
   const providers = createProviders(catalog, {
     timeoutMs: config.ORCHESTRATOR_PROVIDER_TIMEOUT_MS,
+    connectTimeoutMs: config.ORCHESTRATOR_CONNECT_TIMEOUT_MS,
     logger,
     simulator: {
       latencyMs: config.SIMULATOR_LATENCY_MS,
@@ -31,7 +43,17 @@ export function buildState(
       seed: config.SIMULATOR_SEED,
     },
   });
-  return Object.freeze({ catalog, dispatcher: new Dispatcher(providers, resilience, logger) });
+  const dispatcher = new Dispatcher(providers, shared.resilience, logger, {
+    balancer: shared.balancer,
+    budget: shared.budget,
+    metrics: shared.metrics,
+    timeouts: {
+      firstTokenMs: config.ORCHESTRATOR_FIRST_TOKEN_TIMEOUT_MS,
+      totalMs: config.ORCHESTRATOR_PROVIDER_TIMEOUT_MS,
+    },
+    downtierAt: config.ORCHESTRATOR_BUDGET_DOWNTIER_AT,
+  });
+  return Object.freeze({ catalog, dispatcher });
 }
 
 /**

@@ -65,3 +65,80 @@ export function fakeCatalogYaml(url: string): string {
     "\n",
   ].join("");
 }
+
+/** A deployment of a test catalog (see catalogJson). */
+export interface TestDeployment {
+  name: string;
+  provider: "anthropic" | "openai" | "openai-compatible" | "simulator";
+  url?: string;
+  keyEnv?: string;
+  upstream?: string;
+  weight?: number;
+  standby?: boolean;
+  timeouts?: { connect_ms?: number; first_token_ms?: number; total_ms?: number };
+}
+
+/** A model of a test catalog; prices are [input, output, cache write, cache read]. */
+export interface TestModel {
+  name: string;
+  tier: "top" | "balanced" | "fast";
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  prices: [string, string, string, string];
+  deployments: TestDeployment[];
+}
+
+/** A catalog as JSON text (which the YAML loader reads too). */
+export function catalogJson(models: TestModel[]): string {
+  return JSON.stringify({
+    version: 1,
+    models: models.map((m) => ({
+      name: m.name,
+      tier: m.tier,
+      context_window: m.contextWindow ?? 200_000,
+      max_output_tokens: m.maxOutputTokens ?? 4_096,
+      capabilities: { tools: true, images: true },
+      expected_latency_ms: 10,
+      prices: { input: m.prices[0], output: m.prices[1], cache_write: m.prices[2],
+        cache_read: m.prices[3] },
+      deployments: m.deployments.map((d) => ({
+        name: d.name,
+        provider: d.provider,
+        ...(d.url ? { base_url: d.url } : {}),
+        ...(d.keyEnv ? { api_key_env: d.keyEnv } : {}),
+        ...(d.upstream ? { upstream_model: d.upstream } : {}),
+        ...(d.weight ? { weight: d.weight } : {}),
+        ...(d.standby ? { standby: true } : {}),
+        ...(d.timeouts ? { timeouts: d.timeouts } : {}),
+      })),
+    })),
+  }, null, 2);
+}
+
+/**
+ * A server that answers every POST with 200, writes `body` as an event stream, waits for
+ * the bytes to leave, then drops the connection: a stream cut off mid-answer.
+ */
+export async function startCutStream(body: string): Promise<{ url: string; requests(): number;
+  close(): Promise<void> }> {
+  const { createServer } = await import("node:http");
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      requests++;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(body, () => setTimeout(() => res.socket?.destroy(), 10));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

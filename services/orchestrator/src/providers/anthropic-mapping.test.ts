@@ -235,6 +235,10 @@ describe("AnthropicStreamMapper", () => {
       { type: "text_delta", index: 0, text: "Hel" },
       { type: "text_delta", index: 0, text: "lo" },
       { type: "tool_use", index: 1, id: "toolu_2", name: "calc", inputJson: '{"a":1}' },
+      { type: "usage", usage: { inputTokens: 25, outputTokens: 10, cacheReadTokens: 7,
+        cacheWriteTokens: 3, reasoningTokens: 0 } },
+      { type: "usage", usage: { inputTokens: 25, outputTokens: 14, cacheReadTokens: 7,
+        cacheWriteTokens: 3, reasoningTokens: 0 } },
       {
         type: "stop",
         stopReason: StopReason.TOOL_USE,
@@ -252,5 +256,25 @@ describe("AnthropicStreamMapper", () => {
 
     expect(() => mapper.finish()).toThrow("the stream ended before message_stop");
     expect(mapper.usageSoFar().inputTokens).toBe(25);
+  });
+});
+
+describe("tool choice for Anthropic", () => {
+  it("passes Anthropic's shape through and translates OpenAI's", () => {
+    const choice = (json: string) =>
+      toAnthropicRequest(chatParams("x", { toolChoiceJson: json }), "m", 1).tool_choice;
+
+    expect([
+      choice('{"type":"tool","name":"f","disable_parallel_tool_use":true}'),
+      choice('"required"'),
+      choice('"auto"'),
+      choice('{"type":"function","function":{"name":"g"}}'),
+    ]).toEqual([
+      { type: "tool", name: "f", disable_parallel_tool_use: true },
+      { type: "any" },
+      { type: "auto" },
+      { type: "tool", name: "g" },
+    ]);
+    expect(() => choice("[1]")).toThrow(/is not a tool choice/);
   });
 });

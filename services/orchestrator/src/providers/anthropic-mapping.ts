@@ -10,6 +10,7 @@ import type {
   StopReason as AnthropicStopReason,
   TextBlockParam,
   Tool,
+  ToolChoice,
   Usage as AnthropicUsage,
 } from "@anthropic-ai/sdk/resources/messages";
 import {
@@ -61,11 +62,36 @@ export function toAnthropicRequest(
       return tool;
     });
   }
+  if (params.toolChoiceJson !== "") body.tool_choice = toAnthropicToolChoice(params.toolChoiceJson);
   if (params.stopSequences.length > 0) body.stop_sequences = [...params.stopSequences];
   if (params.temperature !== undefined) body.temperature = params.temperature;
   if (params.topP !== undefined) body.top_p = params.topP;
   if (params.topK !== undefined) body.top_k = params.topK;
   return body;
+}
+
+/**
+ * The caller's tool choice, given either way: Anthropic's own shape passes through; OpenAI's
+ * ("auto", "required", "none", {"type":"function","function":{"name":...}}) is translated.
+ */
+function toAnthropicToolChoice(json: string): ToolChoice {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new ProviderError("invalid_request", "tool_choice_json is not valid JSON");
+  }
+
+  if (value === "auto" || value === "any" || value === "none") return { type: value };
+  if (value === "required") return { type: "any" };
+  const v = (value ?? {}) as { type?: unknown; name?: unknown; function?: { name?: unknown } };
+  if (v.type === "auto" || v.type === "any" || v.type === "none") return value as ToolChoice;
+  if (v.type === "tool" && typeof v.name === "string") return value as ToolChoice;
+  if (v.type === "function" && typeof v.function?.name === "string") {
+    return { type: "tool", name: v.function.name };
+  }
+  throw new ProviderError("invalid_request", `tool_choice_json ${json} is not a tool choice; ` +
+    'use "auto", "any", "none" or {"type":"tool","name":"..."}');
 }
 
 function toTextParam(block: TextBlock): TextBlockParam {
@@ -225,7 +251,7 @@ export class AnthropicStreamMapper {
         if (reasoning !== undefined) this.usage.reasoningTokens = reasoning;
         this.stopReason = fromAnthropicStopReason(event.delta.stop_reason);
         this.stopSequence = event.delta.stop_sequence ?? "";
-        return [];
+        return [{ type: "usage", usage: { ...this.usage } }];
       }
       case "message_stop": {
         this.stopped = true;

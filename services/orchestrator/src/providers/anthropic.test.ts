@@ -18,7 +18,8 @@ beforeAll(async () => {
   const found = catalog.find("claude-sonnet-4")?.active[0];
   if (!found) throw new Error("no deployment");
   deployment = found;
-  provider = createAnthropicProvider(deployment, { timeoutMs: 5_000, logger: silentLogger });
+  provider = createAnthropicProvider(deployment, { timeoutMs: 5_000, connectTimeoutMs: 5_000,
+    logger: silentLogger });
 });
 
 afterAll(() => fake.close());
@@ -92,6 +93,8 @@ describe("anthropic provider", () => {
       { type: "text_delta", index: 0, text: "he weather" },
       { type: "text_delta", index: 0, text: " now." },
       { type: "tool_use", index: 1, id: "toolu_7", name: "weather", inputJson: '{"city":"Paris"}' },
+      { type: "usage", usage: { inputTokens: 300, outputTokens: 42, cacheReadTokens: 100,
+        cacheWriteTokens: 0, reasoningTokens: 0 } },
       { type: "stop", stopReason: StopReason.TOOL_USE, stopSequence: "",
         usage: { inputTokens: 300, outputTokens: 42, cacheReadTokens: 100, cacheWriteTokens: 0,
           reasoningTokens: 0 } },

@@ -7,6 +7,8 @@ import Anthropic, {
 import type { Logger } from "@mesh/logging";
 import type { CatalogDeployment } from "../catalog.js";
 import { parseRetryAfter } from "../resilience.js";
+import { isContextLengthError } from "./context-length.js";
+import { createProviderFetch, isConnectTimeout } from "./http.js";
 import {
   AnthropicStreamMapper,
   fromAnthropicMessage,
@@ -18,6 +20,8 @@ import { ProviderError, type Provider, type ProviderEvent, type ProviderRequest 
 export interface AnthropicProviderOptions {
   /** Per-request timeout when the deployment sets none. */
   timeoutMs: number;
+  /** Connect timeout when the deployment sets none. */
+  connectTimeoutMs: number;
   logger: Logger;
 }
 
@@ -34,7 +38,10 @@ export function createAnthropicProvider(
     apiKey: deployment.apiKey ?? null,
     baseURL: deployment.baseUrl ?? null,
     maxRetries: 0,
-    timeout: deployment.timeoutMs ?? options.timeoutMs,
+    timeout: deployment.timeouts.totalMs ?? options.timeoutMs,
+    fetch: createProviderFetch({
+      connectTimeoutMs: deployment.timeouts.connectMs ?? options.connectTimeoutMs,
+    }),
     openTelemetry: false,
     logger: options.logger.child({ deployment: deployment.id }),
     logLevel: "warn",
@@ -70,22 +77,29 @@ export function createAnthropicProvider(
   };
 }
 
-const CONTEXT_LENGTH = /prompt is too long|context (window|length)|too many tokens/i;
-
 /**
  * Classifies an SDK failure by HTTP status (and, for errors inside a stream, by the error
  * event's type), keeping the retry-after the response carried.
  */
 export function toProviderError(err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
-  if (err instanceof APIUserAbortError) {
+  if (err instanceof APIUserAbortError || (err as { name?: unknown })?.name === "AbortError") {
     return new ProviderError("cancelled", "the request was cancelled", { cause: err });
   }
   if (err instanceof APIConnectionTimeoutError) {
     return new ProviderError("timeout", "the provider did not answer in time", { cause: err });
   }
+  if (isConnectTimeout(err)) {
+    return new ProviderError("timeout", "could not connect in time", { cause: err });
+  }
   if (err instanceof APIConnectionError) {
     return new ProviderError("connection", "could not reach the provider", { cause: err });
+  }
+  if (err instanceof TypeError) {
+    // fetch reports a body cut off mid-read as a TypeError ("terminated").
+    return new ProviderError("connection", "the connection failed while reading the answer", {
+      cause: err,
+    });
   }
   if (!(err instanceof APIError)) {
     const message = err instanceof Error ? err.message : String(err);
@@ -103,7 +117,9 @@ export function toProviderError(err: unknown): ProviderError {
   if (status >= 500 || status === 409) return new ProviderError("server_error", message, options);
   if (status === 401 || status === 403) return new ProviderError("auth", message, options);
   if (status === 404) return new ProviderError("not_found", message, options);
-  if (CONTEXT_LENGTH.test(message)) return new ProviderError("context_length", message, options);
+  if (isContextLengthError(message, undefined, err.type)) {
+    return new ProviderError("context_length", message, options);
+  }
   return new ProviderError("invalid_request", message, options);
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from "@mesh/logging";
 import type { Catalog, CatalogDeployment } from "../catalog.js";
 import { createAnthropicProvider } from "./anthropic.js";
+import { createOpenAIProvider } from "./openai.js";
 import { createSimulatorProvider, type SimulatorSettings } from "./simulator.js";
 import type { Provider } from "./types.js";
 
@@ -8,6 +9,8 @@ import type { Provider } from "./types.js";
 export interface ProviderSettings {
   /** Per-request timeout for network providers whose deployment sets none. */
   timeoutMs: number;
+  /** Connect timeout for network providers whose deployment sets none. */
+  connectTimeoutMs: number;
   simulator: SimulatorSettings;
   logger: Logger;
 }
@@ -34,6 +37,14 @@ function createProvider(deployment: CatalogDeployment, settings: ProviderSetting
     case "anthropic":
       return createAnthropicProvider(deployment, {
         timeoutMs: settings.timeoutMs,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        logger: settings.logger,
+      });
+    case "openai":
+    case "openai-compatible":
+      return createOpenAIProvider(deployment, {
+        timeoutMs: settings.timeoutMs,
+        connectTimeoutMs: settings.connectTimeoutMs,
         logger: settings.logger,
       });
     case "simulator":

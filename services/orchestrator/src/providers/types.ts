@@ -41,6 +41,11 @@ export type ProviderEvent =
   | { type: "start"; upstreamModel: string; usage: TokenUsage }
   | { type: "text_delta"; index: number; text: string }
   | { type: "tool_use"; index: number; id: string; name: string; inputJson: string }
+  /**
+   * Usage the provider reported part-way (Anthropic message_delta, OpenAI's usage chunk):
+   * what a stream that fails later is billed at. Never forwarded to the caller.
+   */
+  | { type: "usage"; usage: TokenUsage }
   | { type: "stop"; stopReason: StopReason; stopSequence: string; usage: TokenUsage };
 
 /** One provider kind bound to one deployment (endpoint, credentials, client built once). */
