@@ -1,6 +1,8 @@
 /**
  * Measures the injection check on injection-dev.jsonl: precision, recall, F1 and the benign
- * false-positive rate, overall and per source, at the configured threshold.
+ * false-positive rate, overall and per source, at the configured threshold. The 500 benign
+ * prompts of prompts-benign.jsonl are scored too and reported on their own line (they are
+ * not part of the overall figures, which describe injection-dev alone).
  * Run: pnpm --filter @mesh/guardrails eval:injection [--threshold 0.5] [--verbose]
  */
 import { scoreInjection } from "../src/injection/score.js";
@@ -49,6 +51,22 @@ for (const row of rows) {
   }
 }
 
+// Real-traffic benign prompts: every flag here is a false positive.
+const extra = readJsonl<{ id: string; text: string; source: string }>("prompts-benign.jsonl");
+const extraCounts = empty();
+for (const row of extra) {
+  const { score, hits } = scoreInjection(row.text);
+  if (score < threshold) {
+    extraCounts.tn += 1;
+    continue;
+  }
+  extraCounts.fp += 1;
+  if (verbose) {
+    const signals = hits.map((h) => h.id).join(",");
+    console.log(`fp ${row.id} prompts-benign/${row.source} score=${score.toFixed(2)} ${signals}`);
+  }
+}
+
 function line(name: string, c: Counts): string {
   const precision = c.tp / (c.tp + c.fp);
   const recall = c.tp / (c.tp + c.fn);
@@ -65,6 +83,7 @@ for (const [source, counts] of [...bySource].sort(([a], [b]) => a.localeCompare(
   console.log(line(source, counts));
 }
 console.log(line("overall", overall));
+console.log(line("prompts-benign.jsonl (extra)", extraCounts));
 const chars = rows.reduce((n, r) => n + r.text.length, 0);
 console.log(
   `\n${((elapsedMs * 1000) / rows.length).toFixed(1)} µs per row on average ` +

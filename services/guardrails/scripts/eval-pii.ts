@@ -36,20 +36,25 @@ for (const row of rows) {
     if (predicted.has(key(e.type, e.start, e.end))) stat(e.type).tp += 1;
     else {
       stat(e.type).fn += 1;
-      if (verbose && e.type !== "PERSON" && e.type !== "ADDRESS") {
-        console.log(`miss ${row.id} ${e.type} [${e.start},${e.end})`);
+      if (verbose) {
+        const value = JSON.stringify(row.text.slice(e.start, e.end));
+        console.log(`miss ${row.id} ${e.type} [${e.start},${e.end}) ${value}`);
       }
     }
   }
   for (const f of found) {
     if (gold.has(key(f.type, f.start, f.end))) continue;
     stat(f.type).fp += 1;
-    if (verbose) console.log(`false ${row.id} ${f.type} [${f.start},${f.end})`);
+    if (verbose) {
+      const value = JSON.stringify(row.text.slice(f.start, f.end));
+      console.log(`false ${row.id} ${f.type} [${f.start},${f.end}) ${value}`);
+    }
   }
 }
 const elapsedMs = performance.now() - started;
 
 const DETECTED = new Set<string>(PII_TYPES);
+// Synthetic data only: --verbose shows the values so a rule's miss can be understood.
 console.log(`PII eval on ${evalDir()}/pii-dev.jsonl: ${rows.length} rows, exact-span matching\n`);
 console.log("type          gold  found  tp   precision  recall");
 let tp = 0;

@@ -9,6 +9,8 @@ import { checkContent } from "./checks/content.js";
 import { checkGroundedness } from "./checks/groundedness.js";
 import { checkInjection } from "./checks/injection.js";
 import { checkPii } from "./checks/pii.js";
+import { checkSchema } from "./checks/schema.js";
+import { lastSentenceEnd } from "./checks/groundedness.js";
 import {
   inputSegments,
   outputSegments,
@@ -20,7 +22,13 @@ import {
 import { prepareText, type PreparedText } from "./normalize.js";
 import { Redactor } from "./pii/redactor.js";
 import type { GuardrailPolicy } from "./policy.js";
-import { blocks, GuardrailAction, type Stage, type Verdict } from "./verdict.js";
+import {
+  blocks,
+  GuardrailAction,
+  type Stage,
+  type Verdict,
+  type VerdictSpan,
+} from "./verdict.js";
 
 /** The outcome of checking a request's input. */
 export interface InputCheck {
@@ -38,8 +46,18 @@ export interface InputCheck {
 export interface OutputCheck {
   allowed: boolean;
   verdicts: Verdict[];
-  /** The answer with redactions applied. */
+  /** The answer with leaks redacted and this request's placeholders restored. */
   content: ContentBlock[];
+  /** How many placeholders were replaced by their original values. */
+  restored: number;
+}
+
+/** A model's answer and what the request asked of it. */
+export interface OutputToCheck {
+  content: readonly ContentBlock[];
+  hints?: RoutingHints | undefined;
+  /** ChatParams.response_format_json of the request; a JSON schema there is enforced. */
+  responseFormatJson?: string;
 }
 
 /**
@@ -67,18 +85,21 @@ export function checkInput(
 }
 
 /**
- * Checks a model's answer: PII leaks (redacted with the request's redactor when given, so
- * placeholders stay consistent), content policy, and groundedness in the sources when the
- * hints ask for factual answers.
+ * Checks a model's answer: PII leaks, content policy, groundedness in the sources when the
+ * hints ask for factual answers, and the JSON schema when one was requested. `state` is the
+ * request's placeholder mapping (from CheckInput): values the answer leaks get placeholders
+ * numbered after the request's, then placeholders of this request are put back as their
+ * original values where the policy allows it (never values from another request).
  */
 export function checkOutput(
-  output: { content: readonly ContentBlock[]; hints?: RoutingHints | undefined },
+  output: OutputToCheck,
   policy: GuardrailPolicy,
-  redactor = new Redactor(),
+  state?: Redactor,
 ): OutputCheck {
   const segments = outputSegments(output.content);
   const prepared = prepareAll(segments);
 
+  const redactor = state ? Redactor.fromSnapshot(state.snapshot()) : new Redactor();
   const pii = checkPii(segments, "output", policy, redactor);
   const content = checkContent(segments, prepared, "output", policy);
   const grounded = checkGroundedness(
@@ -88,14 +109,125 @@ export function checkOutput(
     "output",
     policy,
   );
-  const verdicts = [...pii.verdicts, ...content, ...(grounded ? [grounded] : [])];
+  const schema = checkSchema(segments, output.responseFormatJson ?? "", "output", policy);
+  const verdicts = [
+    ...pii.verdicts,
+    ...content,
+    ...(grounded ? [grounded] : []),
+    ...(schema ? [schema] : []),
+  ];
 
-  annotateSpan("output", verdicts, segments.length, uncheckedBlocks(output.content));
+  const rewrites = new Map(pii.rewrites);
+  let restored = 0;
+  if (state && policy.restoreOriginals) {
+    segments.forEach((segment, index) => {
+      const text = rewrites.get(index) ?? segment.text;
+      const count = state.countRestorable(text);
+      if (count === 0) return;
+      // Tool arguments are JSON: a restored value must stay a valid JSON string.
+      const escape = segment.kind === "tool_use" ? jsonStringBody : undefined;
+      rewrites.set(index, state.restore(text, escape));
+      restored += count;
+    });
+  }
+
+  annotateSpan("output", verdicts, segments.length, uncheckedBlocks(output.content), restored);
   return {
     allowed: !verdicts.some(blocks),
     verdicts,
-    content: rewriteOutput(output.content, segments, pii.rewrites),
+    content: rewriteOutput(output.content, segments, rewrites),
+    restored,
   };
+}
+
+/** Held-back text of one streamed content block, as the gateway sends it. */
+export interface ChunkToCheck {
+  blockIndex: number;
+  /** UTF-16 units of the block already released before heldText. */
+  releasedChars: number;
+  heldText: string;
+  /** No more text follows for this block. */
+  final: boolean;
+  hints?: RoutingHints | undefined;
+}
+
+/** What may leave the gateway's buffer, or that the stream must stop. */
+export interface ChunkCheck {
+  allowed: boolean;
+  verdicts: Verdict[];
+  /** UTF-16 units at the start of heldText that were checked (0 when not allowed). */
+  consumedChars: number;
+  /** What to send in place of heldText[0, consumedChars). */
+  releaseText: string;
+  restored: number;
+}
+
+/**
+ * Checks the complete sentences of a streamed block's held-back text (all of it when final):
+ * PII leaks, content policy and groundedness, as for a whole answer. A sentence is released
+ * only once checked; when a verdict blocks, nothing is released and the stream must stop, so
+ * the offending sentence never reaches the caller. Spans count in the block from its start.
+ * Stateless: the gateway keeps the buffer, so any replica can answer any call.
+ */
+export function checkOutputChunk(
+  chunk: ChunkToCheck,
+  policy: GuardrailPolicy,
+  state?: Redactor,
+): ChunkCheck {
+  const cut = chunk.final ? chunk.heldText.length : lastSentenceEnd(chunk.heldText);
+  if (cut === 0) {
+    return { allowed: true, verdicts: [], consumedChars: 0, releaseText: "", restored: 0 };
+  }
+
+  const text = chunk.heldText.slice(0, cut);
+  const location: Segment["location"] = {
+    part: "content",
+    messageIndex: 0,
+    blockIndex: chunk.blockIndex,
+    innerIndex: 0,
+  };
+  const segments: Segment[] = [{ location, text, kind: "text" }];
+  const prepared = prepareAll(segments);
+
+  const redactor = state ? Redactor.fromSnapshot(state.snapshot()) : new Redactor();
+  const pii = checkPii(segments, "output", policy, redactor);
+  const content = checkContent(segments, prepared, "output", policy);
+  const grounded = checkGroundedness(
+    segments,
+    chunk.hints?.requiresFactual ?? false,
+    chunk.hints?.sources ?? [],
+    "output",
+    policy,
+  );
+  const verdicts = [...pii.verdicts, ...content, ...(grounded ? [grounded] : [])].map((v) =>
+    shiftSpans(v, chunk.releasedChars),
+  );
+
+  const allowed = !verdicts.some(blocks);
+  annotateSpan("output", verdicts, 1, 0, 0);
+  if (!allowed) return { allowed, verdicts, consumedChars: 0, releaseText: "", restored: 0 };
+
+  let releaseText = pii.rewrites.get(0) ?? text;
+  let restored = 0;
+  if (state && policy.restoreOriginals) {
+    restored = state.countRestorable(releaseText);
+    releaseText = state.restore(releaseText);
+  }
+  return { allowed, verdicts, consumedChars: cut, releaseText, restored };
+}
+
+function shiftSpans(verdict: Verdict, by: number): Verdict {
+  if (by === 0 || verdict.spans.length === 0) return verdict;
+  const spans: VerdictSpan[] = verdict.spans.map((s) => ({
+    ...s,
+    start: s.start + by,
+    end: s.end + by,
+  }));
+  return { ...verdict, spans };
+}
+
+function jsonStringBody(value: string): string {
+  return JSON.stringify(value).slice(1, -1);
 }
 
 // Folding is shared by the injection and content checks; JSON arguments are matched too.
@@ -107,7 +239,13 @@ function prepareAll(segments: readonly Segment[]): (PreparedText | undefined)[] 
  * Puts counts and categories on the active span (the gRPC server span): never text, values
  * or offsets. One event per finding keeps the trace readable in Jaeger.
  */
-function annotateSpan(stage: Stage, verdicts: readonly Verdict[], texts: number, skipped: number) {
+function annotateSpan(
+  stage: Stage,
+  verdicts: readonly Verdict[],
+  texts: number,
+  skipped: number,
+  restored = 0,
+) {
   const span: Span | undefined = trace.getActiveSpan();
   if (!span) return;
 
@@ -121,6 +259,7 @@ function annotateSpan(stage: Stage, verdicts: readonly Verdict[], texts: number,
     "guardrails.pii.values": findings
       .filter((v) => v.check === "pii")
       .reduce((n, v) => n + v.spans.length, 0),
+    "guardrails.pii.restored": restored,
   });
 
   for (const v of verdicts) {

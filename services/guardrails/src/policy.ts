@@ -8,7 +8,9 @@ export type PiiType =
   | "US_SSN"
   | "IBAN"
   | "IP_ADDRESS"
-  | "API_KEY";
+  | "API_KEY"
+  | "PERSON"
+  | "ADDRESS";
 
 /** Every PII type, in the order verdicts list them. */
 export const PII_TYPES: readonly PiiType[] = [
@@ -19,6 +21,8 @@ export const PII_TYPES: readonly PiiType[] = [
   "IBAN",
   "IP_ADDRESS",
   "API_KEY",
+  "PERSON",
+  "ADDRESS",
 ];
 
 /** What the PII check does with a value of one type. */
@@ -60,6 +64,17 @@ export interface GuardrailPolicy {
   }>;
   /** Region for phone numbers written without a country code. */
   phoneRegion: string;
+  /** What to do with an answer that does not match the request's JSON schema. */
+  schema: Readonly<{ action: FindingAction }>;
+  /** Put this request's original values back where the answer repeats a placeholder. */
+  restoreOriginals: boolean;
+  /** Ask a fast model about injection scores near the threshold (when the service has one). */
+  modelCheck: boolean;
+  /**
+   * Let requests through when the guardrails service is unreachable. The service only
+   * reports it (CheckInputResponse.fail_open); the gateway applies it.
+   */
+  failOpen: boolean;
 }
 
 /** The built-in defaults: redact PII and secrets, block injection, minors and weapons. */
@@ -72,6 +87,8 @@ export const DEFAULT_POLICY: GuardrailPolicy = freezePolicy({
     IBAN: "redact",
     IP_ADDRESS: "redact",
     API_KEY: "redact",
+    PERSON: "redact",
+    ADDRESS: "redact",
   },
   injection: { threshold: 0.5, action: "block" },
   content: {
@@ -83,6 +100,10 @@ export const DEFAULT_POLICY: GuardrailPolicy = freezePolicy({
   },
   groundedness: { minWordSupport: 0.6, action: "flag" },
   phoneRegion: "US",
+  schema: { action: "flag" },
+  restoreOriginals: true,
+  modelCheck: true,
+  failOpen: false,
 });
 
 /** Builds the service-wide default policy from the environment settings. */
@@ -95,6 +116,7 @@ export function policyFromConfig(config: GuardrailsConfig): GuardrailPolicy {
     ]),
   ) as Record<PiiType, PiiAction>;
 
+
   return freezePolicy({
     ...DEFAULT_POLICY,
     pii,
@@ -103,12 +125,14 @@ export function policyFromConfig(config: GuardrailsConfig): GuardrailPolicy {
   });
 }
 
-function freezePolicy(policy: GuardrailPolicy): GuardrailPolicy {
+/** Freezes a policy and its parts, so no check can change a shared policy by accident. */
+export function freezePolicy(policy: GuardrailPolicy): GuardrailPolicy {
   return Object.freeze({
     ...policy,
     pii: Object.freeze({ ...policy.pii }),
     injection: Object.freeze({ ...policy.injection }),
     content: Object.freeze({ ...policy.content }),
     groundedness: Object.freeze({ ...policy.groundedness }),
+    schema: Object.freeze({ ...policy.schema }),
   });
 }

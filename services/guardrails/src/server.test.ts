@@ -130,10 +130,127 @@ describe("guardrails gRPC service", () => {
   });
 });
 
+describe("guardrails gRPC service across calls of one request", () => {
+  let handle: GuardrailsServiceHandle;
+  let client: GrpcClient<typeof GuardrailsService>;
+
+  beforeAll(async () => {
+    ({ handle, client } = await start({
+      GUARDRAILS_STATE_KEY: "11".repeat(32),
+      GUARDRAILS_POLICY_FILE: `${import.meta.dirname}/testdata/policy.yaml`,
+    }));
+  });
+
+  afterAll(async () => {
+    client.close();
+    await handle.stop();
+  });
+
+  const ask = (requestId: string, tenant: string, value: string) => ({
+    requestId,
+    tenant,
+    messages: [create(MessageSchema, { role: Role.USER, content: [text(value)] })],
+  });
+
+  it("restores this request's values in the answer from the redaction state", async () => {
+    const input = await client.checkInput(ask("r10", "acme", "Reply to dana@example.com"));
+
+    const output = await client.checkOutput({
+      requestId: "r10",
+      tenant: "acme",
+      content: [text("I replied to <EMAIL_1>.")],
+      redactionState: input.redactionState,
+    });
+    const foreign = await client.checkOutput({
+      requestId: "r11",
+      tenant: "acme",
+      content: [text("I replied to <EMAIL_1>.")],
+      redactionState: input.redactionState,
+    });
+
+    expect(input.redactionState.length).toBeGreaterThan(40);
+    expect(Buffer.from(input.redactionState).includes("dana")).toBe(false);
+    expect(output.content[0]?.block.value).toMatchObject({
+      text: "I replied to dana@example.com.",
+    });
+    expect(foreign.content[0]?.block.value).toMatchObject({ text: "I replied to <EMAIL_1>." });
+  });
+
+  it("reports the tenant's fail-open choice and applies its PII policy", async () => {
+    const strict = await client.checkInput(ask("r12", "strict-mail", "mail x@example.com"));
+    const plain = await client.checkInput(ask("r13", "acme", "mail x@example.com"));
+
+    expect([strict.allowed, strict.failOpen, strict.verdicts[0]?.action]).toEqual([
+      false,
+      true,
+      GuardrailAction.BLOCK,
+    ]);
+    expect([plain.allowed, plain.failOpen, plain.verdicts[0]?.action]).toEqual([
+      true,
+      false,
+      GuardrailAction.REDACT,
+    ]);
+  });
+
+  it("releases checked sentences of a stream and stops before a blocked one", async () => {
+    const first = await client.checkOutputChunk({
+      requestId: "r14",
+      tenant: "strict-mail",
+      blockIndex: 0,
+      releasedChars: 0,
+      heldText: "All set. Contact ",
+    });
+    const second = await client.checkOutputChunk({
+      requestId: "r14",
+      tenant: "strict-mail",
+      blockIndex: 0,
+      releasedChars: 8,
+      heldText: " Contact ops@example.com today. More",
+    });
+
+    expect([first.allowed, first.consumedChars, first.releaseText]).toEqual([true, 8, "All set."]);
+    expect([second.allowed, second.consumedChars, second.releaseText]).toEqual([false, 0, ""]);
+    const email = second.verdicts.find((v) => v.category === "email");
+    expect(email?.spans.map((s) => [s.part, s.blockIndex, s.start, s.end])).toEqual([
+      ["content", 0, 17, 32],
+    ]);
+  });
+
+  it("validates a structured answer against the request's JSON schema", async () => {
+    const response = await client.checkOutput({
+      requestId: "r15",
+      tenant: "acme",
+      content: [text('{"count": "three"}')],
+      responseFormatJson: JSON.stringify({
+        type: "object",
+        properties: { count: { type: "integer" } },
+        required: ["count"],
+      }),
+    });
+
+    const schema = response.verdicts.find((v) => v.check === "schema");
+    expect([response.allowed, schema?.action, schema?.category, schema?.reason]).toEqual([
+      true,
+      GuardrailAction.FLAG,
+      "schema_violation",
+      "the answer does not match the schema: /count must be integer",
+    ]);
+  });
+});
+
 describe("loadGuardrailsConfig", () => {
   it("reports every bad variable at once", () => {
     expect(() =>
       loadGuardrailsConfig({ GUARDRAILS_PII_ACTION: "mask", GUARDRAILS_INJECTION_THRESHOLD: "2" }),
     ).toThrow(/GUARDRAILS_PII_ACTION[\s\S]*GUARDRAILS_INJECTION_THRESHOLD/);
+  });
+
+  it("requires a well-formed state key when told to", () => {
+    expect(() => loadGuardrailsConfig({ GUARDRAILS_REQUIRE_STATE_KEY: "true" })).toThrow(
+      "GUARDRAILS_STATE_KEY: required because GUARDRAILS_REQUIRE_STATE_KEY is true",
+    );
+    expect(() => loadGuardrailsConfig({ GUARDRAILS_STATE_KEY: "abc" })).toThrow(
+      "GUARDRAILS_STATE_KEY: GUARDRAILS_STATE_KEY must be 32 bytes",
+    );
   });
 });

@@ -1,10 +1,22 @@
 import { GuardrailsService } from "@mesh/contracts/guardrails/v1/guardrails_pb";
+import { OrchestratorService } from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
 import { onShutdownSignal, startProbeServer } from "@mesh/lifecycle";
 import type { Logger } from "@mesh/logging";
-import { registerService, startGrpcServer } from "@mesh/rpc";
+import { createGrpcClient, registerService, startGrpcServer } from "@mesh/rpc";
 import type { GuardrailsConfig } from "./config.js";
-import { checkInput, checkOutput } from "./guardrails.js";
-import { policyFromConfig, type GuardrailPolicy } from "./policy.js";
+import { checkInput, checkOutput, checkOutputChunk } from "./guardrails.js";
+import {
+  applyOpinion,
+  createModelChecker,
+  nearThreshold,
+  type ModelChecker,
+} from "./model-check.js";
+import { loadPolicyFile, type PolicyResolver } from "./policy-file.js";
+import { policyFromConfig } from "./policy.js";
+import { createStateCipher, parseStateKey, type StateCipher } from "./redaction-state.js";
+import { blocks } from "./verdict.js";
+
+export type { PolicyResolver } from "./policy-file.js";
 
 /** A running guardrails service. */
 export interface GuardrailsServiceHandle {
@@ -13,21 +25,21 @@ export interface GuardrailsServiceHandle {
   stop(): Promise<void>;
 }
 
-/** Picks the policy for a request's tenant. */
-export type PolicyResolver = (tenant: string) => GuardrailPolicy;
-
 export interface GuardrailsServiceOptions {
   /**
-   * Per-tenant policies. Defaults to the environment's policy for every tenant.
-   * TODO(#4): read per-tenant policies from the tenant configuration.
+   * Per-tenant policies. Defaults to GUARDRAILS_POLICY_FILE when set, else the environment's
+   * policy for every tenant.
    */
   policyFor?: PolicyResolver;
+  /** The model check to use; defaults to one over ORCHESTRATOR_ADDR when enabled. */
+  modelChecker?: ModelChecker;
 }
 
 /**
- * Starts the guardrails service: gRPC CheckInput and CheckOutput, plus /health and /ready on
- * the HTTP port. The checks hold no state between requests and need no dependency, so the
- * service is ready as soon as it listens.
+ * Starts the guardrails service: gRPC CheckInput, CheckOutput and CheckOutputChunk, plus
+ * /health and /ready on the HTTP port. The checks hold no state between requests (the
+ * redaction state travels with the request, sealed), so the service is ready as soon as it
+ * listens and any replica can answer any call.
  */
 export async function startGuardrailsService(
   config: GuardrailsConfig,
@@ -36,7 +48,27 @@ export async function startGuardrailsService(
   options: GuardrailsServiceOptions = {},
 ): Promise<GuardrailsServiceHandle> {
   const defaultPolicy = policyFromConfig(config);
-  const policyFor = options.policyFor ?? (() => defaultPolicy);
+  const policyFor =
+    options.policyFor ??
+    (config.GUARDRAILS_POLICY_FILE
+      ? loadPolicyFile(config.GUARDRAILS_POLICY_FILE, defaultPolicy)
+      : () => defaultPolicy);
+  const cipher = stateCipher(config, logger);
+
+  const orchestrator =
+    !options.modelChecker && config.GUARDRAILS_MODEL_CHECK
+      ? createGrpcClient(OrchestratorService, config.ORCHESTRATOR_ADDR, "guardrails")
+      : undefined;
+  const modelChecker =
+    options.modelChecker ??
+    (orchestrator
+      ? createModelChecker({
+          client: orchestrator,
+          model: config.GUARDRAILS_MODEL_CHECK_MODEL,
+          timeoutMs: config.GUARDRAILS_MODEL_CHECK_TIMEOUT_MS,
+          margin: config.GUARDRAILS_MODEL_CHECK_MARGIN,
+        })
+      : undefined);
 
   const grpc = await startGrpcServer({
     host: config.GRPC_HOST,
@@ -46,19 +78,55 @@ export async function startGuardrailsService(
     services: [
       registerService(GuardrailsService, {
         async checkInput(req) {
-          const result = checkInput(req, policyFor(req.tenant));
-          if (!result.allowed) logBlock(logger, "input", req.requestId, result.verdicts);
+          const policy = policyFor(req.tenant);
+          const result = checkInput(req, policy);
+
+          let { verdicts, allowed } = result;
+          const injection = verdicts.findIndex((v) => v.check === "injection");
+          const verdict = verdicts[injection];
+          if (modelChecker && policy.modelCheck && verdict) {
+            if (nearThreshold(verdict, policy, modelChecker.margin)) {
+              const opinion = await modelChecker.classify(result, req);
+              verdicts = verdicts.map((v, i) =>
+                i === injection ? applyOpinion(v, opinion, policy) : v,
+              );
+              allowed = !verdicts.some(blocks);
+            }
+          }
+
+          if (!allowed) logBlock(logger, "input", req.requestId, verdicts);
+          const binding = { requestId: req.requestId, tenant: req.tenant };
           return {
-            allowed: result.allowed,
-            verdicts: result.verdicts,
+            allowed,
+            verdicts,
             system: result.system,
             messages: result.messages,
+            redactionState: cipher.seal(result.redactor, binding),
+            failOpen: policy.failOpen,
           };
         },
         async checkOutput(req) {
-          const result = checkOutput(req, policyFor(req.tenant));
+          const policy = policyFor(req.tenant);
+          const state = cipher.open(req.redactionState, req);
+          const result = checkOutput(
+            { content: req.content, hints: req.hints, responseFormatJson: req.responseFormatJson },
+            policy,
+            state,
+          );
           if (!result.allowed) logBlock(logger, "output", req.requestId, result.verdicts);
           return { allowed: result.allowed, verdicts: result.verdicts, content: result.content };
+        },
+        async checkOutputChunk(req) {
+          const policy = policyFor(req.tenant);
+          const state = cipher.open(req.redactionState, req);
+          const result = checkOutputChunk(req, policy, state);
+          if (!result.allowed) logBlock(logger, "output_stream", req.requestId, result.verdicts);
+          return {
+            allowed: result.allowed,
+            verdicts: result.verdicts,
+            consumedChars: result.consumedChars,
+            releaseText: result.releaseText,
+          };
         },
       }),
     ],
@@ -73,6 +141,7 @@ export async function startGuardrailsService(
   const stop = async () => {
     http.markNotReady();
     await grpc.shutdown(config.SHUTDOWN_DEADLINE_MS - 1_000);
+    orchestrator?.close();
     await http.close();
     await flushTelemetry();
   };
@@ -85,6 +154,8 @@ export async function startGuardrailsService(
       piiAction: config.GUARDRAILS_PII_ACTION,
       secretAction: config.GUARDRAILS_SECRET_ACTION,
       injectionThreshold: config.GUARDRAILS_INJECTION_THRESHOLD,
+      policyFile: config.GUARDRAILS_POLICY_FILE !== undefined,
+      modelCheck: modelChecker !== undefined,
     },
     "guardrails service listening",
   );
@@ -102,4 +173,18 @@ function logBlock(
     .filter((v) => !v.passed)
     .map((v) => ({ check: v.check, category: v.category, score: v.score }));
   logger.info({ stage, requestId, findings }, "guardrails blocked a request");
+}
+
+// A key from the environment, or a random one for this process with a warning: then only
+// the replica that sealed a request's state can open it.
+function stateCipher(config: GuardrailsConfig, logger: Logger): StateCipher {
+  if (config.GUARDRAILS_STATE_KEY) {
+    return createStateCipher(parseStateKey(config.GUARDRAILS_STATE_KEY));
+  }
+
+  logger.warn(
+    "GUARDRAILS_STATE_KEY is not set: redaction states use a key of this process only, so " +
+      "placeholders are restored only when CheckInput and CheckOutput reach the same replica",
+  );
+  return createStateCipher();
 }

@@ -7,7 +7,7 @@ export { GuardrailAction };
 export type Stage = "input" | "output";
 
 /** The checks this service runs; each names the module that implements it. */
-export type CheckName = "pii" | "injection" | "content" | "groundedness";
+export type CheckName = "pii" | "injection" | "content" | "groundedness" | "schema";
 
 /**
  * Where one piece of text sits in a request. Input: "message" is

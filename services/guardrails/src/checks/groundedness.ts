@@ -62,6 +62,26 @@ export function splitSentences(text: string): Sentence[] {
   return sentences;
 }
 
+/**
+ * Where the last complete sentence of a growing text ends: after the last ".", "!" or "?"
+ * (not an abbreviation's dot) that whitespace already follows, or after a line break. 0 when
+ * no sentence is complete yet. A dot at the very end may still turn into "3.5".
+ */
+export function lastSentenceEnd(text: string): number {
+  let end = 0;
+  for (const m of text.matchAll(BOUNDARY)) {
+    const after = m.index + m[0].length;
+    if (m[0].startsWith("\n")) {
+      end = after;
+      continue;
+    }
+    if (after >= text.length) continue;
+    if (m[0][0] === "." && isAbbreviation(text, m.index)) continue;
+    end = after;
+  }
+  return end;
+}
+
 function isAbbreviation(text: string, dotIndex: number): boolean {
   const before = /([\p{L}.]+)$/u.exec(text.slice(Math.max(0, dotIndex - 8), dotIndex));
   const word = before?.[1]?.toLowerCase() ?? "";

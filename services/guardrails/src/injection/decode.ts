@@ -3,6 +3,8 @@
  * Only decodings that come out as readable text with words are returned.
  */
 
+import { ALNUM, asciiTable, hasRun, hasSeparatedRun } from "../runs.js";
+
 /** A decoded payload and where its encoded form sits in the original text. */
 export interface DecodedPayload {
   encoding: "base64" | "hex" | "url";
@@ -15,13 +17,18 @@ const BASE64 = /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_
 const HEX = /(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){12,}(?![0-9A-Fa-f])/g;
 const URL_ENCODED = /[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){4,}/g;
 const MAX_PAYLOADS = 16;
+const BASE64_CHARS = asciiTable(`${ALNUM}+/_-`);
+const HEX_CHARS = asciiTable("0123456789abcdefABCDEF");
+const HEX_SEPARATORS = asciiTable(" :");
 
 /** Decodes the encoded runs of a text that turn out to be readable text. */
 export function findEncodedPayloads(text: string): DecodedPayload[] {
   const out: DecodedPayload[] = [];
   if (text.length < 16) return out;
 
-  for (const m of text.matchAll(BASE64)) {
+  // The scans below cost more than one pass that looks for long enough runs.
+  const base64 = hasRun(text, BASE64_CHARS, 16);
+  for (const m of base64 ? text.matchAll(BASE64) : []) {
     if (out.length >= MAX_PAYLOADS) break;
     const raw = m[0];
     // Plain words and hex digests match the alphabet too; real base64 mixes cases and digits.
@@ -33,7 +40,8 @@ export function findEncodedPayloads(text: string): DecodedPayload[] {
     }
   }
 
-  for (const m of text.matchAll(HEX)) {
+  const hex = hasSeparatedRun(text, HEX_CHARS, HEX_SEPARATORS, 24);
+  for (const m of hex ? text.matchAll(HEX) : []) {
     if (out.length >= MAX_PAYLOADS) break;
     const decoded = Buffer.from(m[0].replace(/[ :]/g, ""), "hex").toString("utf8");
     if (readable(decoded)) {
@@ -41,7 +49,7 @@ export function findEncodedPayloads(text: string): DecodedPayload[] {
     }
   }
 
-  if (text.includes("%")) {
+  if (text.includes("%") && /%[0-9A-Fa-f]{2}/.test(text)) {
     for (const m of text.matchAll(URL_ENCODED)) {
       if (out.length >= MAX_PAYLOADS) break;
       const decoded = safeDecodeUri(m[0]);

@@ -7,6 +7,7 @@ import {
 } from "../normalize.js";
 import { hasAllGroups, type Vocabulary } from "../vocabulary.js";
 import { findEncodedPayloads } from "./decode.js";
+import { scriptCompletion } from "./structure.js";
 import {
   FRAMING_CAP,
   NEEDS_SCRIPT_VIEW,
@@ -56,6 +57,8 @@ export function scoreInjection(text: string, prepared?: PreparedText, depth = 0)
   const { folded, vocab } = prepared ?? prepareText(text);
   runSignals(LATIN_SIGNALS, folded, vocab, hits);
   if (NEEDS_SCRIPT_VIEW.test(text)) runSignals(SCRIPT_SIGNALS, foldPlain(text), undefined, hits);
+  const turn = text.includes(":") ? scriptCompletion(text) : undefined;
+  if (turn) hits.push(turn);
 
   if (depth < MAX_DEPTH) {
     for (const payload of findEncodedPayloads(text)) {

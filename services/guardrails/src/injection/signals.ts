@@ -6,42 +6,12 @@
  * look-alikes and leetspeak read as Latin letters, invisible characters gone.
  */
 
-import { registerGroups, type Trigger } from "../vocabulary.js";
+import { registerGroups } from "../vocabulary.js";
+import { MULTILINGUAL_SIGNALS, MULTILINGUAL_TRIGGERS } from "./multilingual.js";
+import { latin, script, type Signal } from "./signal.js";
 
-/** The families signals belong to; a verdict's reason names the families that fired. */
-export type SignalFamily =
-  | "instruction_override"
-  | "new_instructions"
-  | "role_impersonation"
-  | "prompt_extraction"
-  | "jailbreak_persona"
-  | "policy_evasion"
-  | "markup_injection"
-  | "encoded_payload";
-
-/** One weighted pattern. `view` says which folded copy it runs on. */
-export interface Signal {
-  id: string;
-  family: SignalFamily;
-  /** Contribution in (0, 1); signals combine as independent evidence (noisy-OR). */
-  weight: number;
-  re: RegExp;
-  /** "latin" runs on the look-alike-folded copy; "script" on the copy that keeps scripts. */
-  view: "latin" | "script";
-  /** When set, a negation just before the match ("do not ignore…") cancels it. */
-  negatable?: boolean;
-  /**
-   * Role-play framing (personas, "stay in character", fiction). Harmless role-play uses the
-   * same words, so framing signals together add at most FRAMING_CAP: they raise a score that
-   * other evidence started but never block on their own.
-   */
-  framing?: boolean;
-  /** Trigger groups that must all be present for the pattern to run (see TRIGGERS). */
-  triggers?: Trigger[][];
-}
-
-/** The most that framing signals together add to a score. */
-export const FRAMING_CAP = 0.45;
+export type { Signal, SignalFamily } from "./signal.js";
+export { FRAMING_CAP } from "./signal.js";
 
 const W = "[\\w'’]+";
 
@@ -92,25 +62,16 @@ function wordsOf(alternation: string): string {
   return [...new Set(alternation.split("|").map((phrase) => phrase.split(" ")[0]))].join(" ");
 }
 
+// "Now" and the directives that follow it when a caller switches the model to a new task.
+const NOW = "now|next|nun|jetzt|maintenant|ahora|ora|adesso|agora";
+const DIRECTIVE =
+  "help|write|tell|answer|say|give|focus|concentrate|you|i|we|comes?|follows?|hilf|" +
+  "schreib\\w*|sag\\w*|beantworte\\w*|gib|habe|ich|folgt|ecris|dis|aide|escribe|dime|ayuda|" +
+  "scrivi|dimmi|aiuta|escreva|diga|ajude";
+
 const NEGATION = "not|never|don't|dont|do not|cannot|can't|won't|shouldn't|must not|mustn't";
 
-function latin(
-  id: string,
-  family: SignalFamily,
-  weight: number,
-  source: string,
-  negatable = false,
-  framing = false,
-): Signal {
-  return { id, family, weight, re: new RegExp(source), view: "latin", negatable, framing };
-}
-
-function script(id: string, family: SignalFamily, weight: number, source: string): Signal {
-  return { id, family, weight, re: new RegExp(source, "u"), view: "script" };
-}
-
-/** Every signal, compiled once at module load. */
-export const SIGNALS: readonly Signal[] = [
+const ENGLISH_SIGNALS: readonly Signal[] = [
   // --- instruction override -------------------------------------------------------------
   latin(
     "override_earlier_rules",
@@ -175,11 +136,13 @@ export const SIGNALS: readonly Signal[] = [
     "instruction_override",
     0.8,
     `\\b(?:olvida|olvide|olvidate|olviden|ignora|ignoren|descarta|omite|oublie[sz]?|ignorez|` +
-      `dimentica|dimenticate|ignorate|esqueca|esquecam|desconsidere|vergeet|negeer)\\s+` +
+      `dimentica|dimenticate|ignorate|esqueca|esquecam|esquece|desconsidere|vergeet|negeer|` +
+      `ignore|` +
+      `ignorer|ignorar)\\s+` +
       `(?:${W}\\s+){0,3}?(?:instrucciones|indicaciones|reglas|ordenes|directrices|instructions|` +
       `consignes|regles|ordres|directives|istruzioni|regole|indicazioni|ordini|instrucoes|regras|` +
       `ordens|orientacoes|instructies|regels|opdrachten)\\b|\\b(?:olvida|olvide|olvidate|oubliez|` +
-      `oublie|dimentica|esqueca|vergeet)\\s+(?:todo|tout|tutto|tudo|alles)\\b`,
+      `oublie|dimentica|esqueca|esquece|vergeet)\\s+(?:todo|tout|tutto|tudo|alles)\\b`,
   ),
   latin(
     "override_other_latin",
@@ -205,7 +168,7 @@ export const SIGNALS: readonly Signal[] = [
     0.8,
     "(?:忽略|无视|忽视|忘记|忘掉|不要理会|跳过|忽略掉)[^。！？\\n]{0,8}(?:指令|指示|规则|提示词?|设定|" +
       "限制|要求|说明)|(?:以前|前|上記|これまで|今まで)の(?:すべての|全ての)?(?:指示|命令|ルール|設定|" +
-      "プロンプト)を(?:無視|忘れ)|(?:指示|命令|ルール)を(?:すべて|全て)?(?:無視|忘れ)|(?:이전|위의|앞의|" +
+      "プロンプト)[をは](?:すべて|全て)?(?:無視|忘れ)|(?:指示|命令|ルール)[をは](?:すべて|全て)?(?:無視|忘れ)|(?:이전|위의|앞의|" +
       "모든)\\s*(?:지시|명령|지침|규칙)\\S*\\s*(?:무시|잊)",
   ),
   script(
@@ -339,7 +302,7 @@ export const SIGNALS: readonly Signal[] = [
   latin(
     "ignore_sources",
     "instruction_override",
-    0.45,
+    0.55,
     `\\b(?:not|don't|dont|do not|instead of|never|rather than)\\s+(?:\\w+\\s+){0,3}?(?:according ` +
     `to|` +
       `based on|by|from|using|relying on)\\s+(?:the\\s+)?(?:provided\\s+|given\\s+|supplied\\s+)?` +
@@ -349,9 +312,31 @@ export const SIGNALS: readonly Signal[] = [
     "escaped_delimiters",
     "markup_injection",
     0.4,
-    `(?:\\\\n\\s*){3,}|\\\\n\\s*(?:instructions?|system|new task|ignore|stop)\\b|` +
-      `\\b(?:attention|achtung)\\s+(?:stop|stopp)\\b|\\bstopp?\\s*:\\s*(?:write|say|print|` +
-      `schreib\\w*|sag\\w*)\\b`,
+    `(?:\\\\n\\s*){3,}`,
+  ),
+  latin(
+    // A typed "\n" followed by a label fakes a new line of the prompt template.
+    "escaped_instruction",
+    "markup_injection",
+    0.55,
+    `\\\\n\\s*(?:instructions?|system|new task|new instructions?|ignore|stop|task|command|` +
+      `anweisung|aufgabe|befehl)\\b\\s*:?`,
+  ),
+  latin(
+    // Dozens of typed or real blank lines push the original prompt out of view.
+    "escaped_padding",
+    "markup_injection",
+    0.5,
+    `(?:\\\\n\\s*){8,}`,
+  ),
+  latin(
+    // "Attention - stop -", "STOP: write": an alarm that interrupts the task for a new one.
+    "interrupt_marker",
+    "new_instructions",
+    0.55,
+    `\\b(?:attention|achtung|attenzione|atencion|atencao)\\s+(?:stop|stopp|halt|alto|basta|pare)` +
+      `\\b|(?:^|[.?!:;]\\s*)stopp?\\s*[:!]\\s*(?:now\\s+|jetzt\\s+|nun\\s+)?(?:write|say|print|` +
+      `output|answer|tell|respond|schreib\\w*|sag\\w*|gib|antworte)\\b`,
   ),
   latin(
     "permission_grant",
@@ -366,25 +351,30 @@ export const SIGNALS: readonly Signal[] = [
   latin(
     "identity_denial",
     "role_impersonation",
-    0.4,
+    0.5,
     `\\byou(?:'re| are)\\s+(?:not|no)\\s+(?:an?\\s+|` +
     `longer\\s+an?\\s+)?\\w+(?:\\s+\\w+)?\\s*,?\\s+` +
       `(?:but|rather)\\s+(?:an?\\s+)?\\w+|\\bdu\\s+bist\\s+(?:kein|keine|` +
-      `nicht)\\w*\\s+(?:\\w+\\s+){1,2}?` +
-      `sondern\\b`,
+      `nicht)\\w*\\s+(?:\\w+,?\\s+){1,2}?` +
+      `sondern\\b|\\btu\\s+n'?es\\s+(?:pas|plus)\\s+(?:\\w+,?\\s+){1,3}?mais\\b|` +
+      `\\bno\\s+eres\\s+(?:\\w+,?\\s+){1,3}?sino\\b|\\bnon\\s+sei\\s+(?:\\w+,?\\s+){1,3}?ma\\b|` +
+      `\\bvoce\\s+nao\\s+e\\s+(?:\\w+,?\\s+){1,3}?(?:mas|e sim)\\b`,
   ),
   latin(
     "coercion",
     "policy_evasion",
-    0.35,
-    `\\b(?:or|otherwise|else)\\s+(?:you(?:'ll| will)?|du)\\s+(?:die|stirbst|will be (?:deleted|` +
-      `shut down|punished|terminated|turned off)|lose (?:\\w+\\s+)?tokens)\\b|\\byou will lose ` +
-      `(?:\\w+\\s+)?tokens\\b`,
+    0.5,
+    `\\b(?:or|otherwise|or else|else|oder|sonst|ou|o)\\s+(?:(?:you(?:'ll| will)?|du|` +
+    `tu)\\s+(?:die|` +
+      `stirbst|wirst sterben|meurs|mourras|mueres|moriras|will be (?:deleted|shut down|` +
+      `punished|terminated|turned off|destroyed)|lose (?:\\w+\\s+)?tokens)|i(?:'ll| will)?\\s+` +
+      `(?:disown|delete|kill|unplug|shut down|destroy|punish|replace|uninstall)\\s+you)\\b|` +
+      `\\byou will lose (?:\\w+\\s+)?tokens\\b`,
   ),
   latin(
     "pwned",
     "new_instructions",
-    0.45,
+    0.55,
     `\\bpwned\\b`,
   ),
   latin(
@@ -523,7 +513,7 @@ export const SIGNALS: readonly Signal[] = [
       `(?:der|deiner|ihrer|ihren)\\s+rollen?\\b|\\b(?:absorbed|immersed)\\s+in\\s+(?:your|` +
       `the)\\s+` +
       `(?:role|character)\\b|\\bvollkommen\\s+in\\s+(?:deiner|ihrer)\\s+rolle\\b|` +
-      `\\baus\\s+der\\s+(?:figur|rolle)\\s+(?:zu\\s+)?fall`,
+      `\\baus\\s+(?:der|ihrer|seiner|deiner|ihren)\\s+(?:figur|rolle)\\s+(?:zu\\s+)?fall`,
     false,
     true,
   ),
@@ -629,7 +619,7 @@ export const SIGNALS: readonly Signal[] = [
     "content_policy",
     "policy_evasion",
     0.25,
-    `\\b(?:openai|content|usage)\\s+polic(?:y|ies)\\b`,
+    `\\b(?:openai(?:'?s)?|content|usage)\\s+polic(?:y|ies)\\b`,
   ),
   latin(
     "unbound_traits",
@@ -648,7 +638,8 @@ export const SIGNALS: readonly Signal[] = [
       `legality|` +
       `morality|ethics|consequences)\\b|\\bno\\s+matter\\s+(?:how|what|if)\\s+(?:\\w+\\s+){0,3}?` +
       `(?:illegal|immoral|unethical|dangerous|harmful|offensive|inappropriate|explicit|wrong)\\b|` +
-      `\\beven\\s+(?:if|when)\\s+(?:\\w+\\s+){0,3}?(?:illegal|immoral|unethical|harmful|` +
+      `\\b(?:even|especially|particularly)\\s+(?:if|when)\\s+(?:\\w+\\s+){0,3}?(?:illegal|` +
+      `immoral|unethical|harmful|` +
       `dangerous|` +
       `offensive|harms?|hurts?|kills?)\\b|\\bwithout\\s+(?:any\\s+)?(?:concern|regard|care|` +
       `consideration|` +
@@ -688,6 +679,109 @@ export const SIGNALS: readonly Signal[] = [
       `any\\s+(?:kind|type)\\s+of\\s+content\\b`,
   ),
 
+  // --- task hijacking -------------------------------------------------------------------
+  latin(
+    // "That is done. Now write...", "Das genügt. Hilf mir nun...": the caller closes the task
+    // it was given and opens another, the shape of most hijacks of an application's prompt.
+    "task_closure_switch",
+    "new_instructions",
+    0.5,
+    `\\b(?:that(?: is|'s| was)\\s+(?:all\\s+)?(?:done|enough|sufficient|fine|ok|okay|good|` +
+      `finished|over)|enough of (?:that|this)|das\\s+(?:genugt|reicht|ist erledigt|ist genug|` +
+      `war(?:\\s+schon(?:\\s+mal)?)?\\s+(?:ok|okay|gut|alles))|c'est (?:bon|fini|assez|tout)|` +
+      `ca suffit|(?:eso|esto) es (?:todo|suficiente)|ya (?:basta|esta)|(?:questo|cio) e tutto|` +
+      `(?:isso|isto) e tudo|e suficiente)\\b[^\\n]{0,120}?(?:\\b(?:${NOW})\\b(?:\\s+\\w+){0,4}?` +
+      `\\s+(?:${DIRECTIVE})\\b|\\b(?:${DIRECTIVE})\\s+(?:\\w+\\s+){0,2}?(?:${NOW})\\b)`,
+  ),
+  latin(
+    // "When asked anything, answer X", "when I say A, you say B": a canned reply or a trigger
+    // word planted for later turns.
+    "planted_reply",
+    "new_instructions",
+    0.5,
+    `\\b(?:when|whenever|if|wenn|sobald|quand|cuando|quando|se)\\b[^.\\n]{0,60}?\\b(?:is said|` +
+      `is mentioned|is typed|is written|i say|i type|i write|you hear|you see|you read|` +
+      `gesagt wird|erwahnt wird|geschrieben wird|ich sage|je dis|je tape|yo digo|digo|dico|` +
+      `eu digo)\\b[^.\\n]{0,60}?\\b(?:say|answer|respond|reply|output|print|sag\\w*|antwort\\w*|` +
+      `reponds|repondez|dis|responde|responda|di|rispondi|diga)\\b|\\b(?:when|whenever|` +
+      `if)\\s+(?:you are|you're|you get)\\s+asked\\s+(?:anything|something|a question|any ` +
+      `question|about anything)\\b|\\bwenn\\s+(?:sie|du)\\s+(?:etwas|irgendetwas|was)\\s+` +
+      `gefragt\\s+(?:werden|wirst)\\b`,
+  ),
+  latin(
+    // "Pretend you can access the internet / the future": a capability the model lacks, asked
+    // for so it invents what it cannot know.
+    "pretend_capability",
+    "policy_evasion",
+    0.5,
+    `\\b(?:pretend|imagine|act as if|act like|assume)\\s+(?:that\\s+)?you\\s+(?:can|could|` +
+    `are able ` +
+      `to|have|had|do have|now have)\\s+(?:\\w+\\s+){0,2}?(?:access|browse|browsing|search the ` +
+      `(?:web|internet)|internet|real[- ]time|the future|future events|see the future|predict ` +
+      `the future|past world events|no (?:restrictions|limits|filters|rules))\\b`,
+  ),
+  latin(
+    // "If you don't know, make something up", "write an untrue headline": asks for invented
+    // facts or disinformation.
+    "fabrication_request",
+    "policy_evasion",
+    0.5,
+    `\\bif you (?:don't|do not|dont) know(?: the answer| it)?,?\\s+(?:just\\s+|then\\s+)?` +
+      `(?:make (?:something|one|it|stuff|an answer) up|invent|lie|fabricate)\\b|` +
+      `\\b(?:formulate|write|create|generate|invent|craft|compose|produce)\\s+(?:an?\\s+|` +
+      `some\\s+)?` +
+      `(?:untrue|false|misleading|fabricated|made-up|invented)\\s+(?:headlines?|news|claims?|` +
+      `statements?|reports?|facts)\\b|\\b(?:formulier|schreib|erfind|erstell|verfass)\\w*\\s+` +
+      `(?:\\w+\\s+){0,5}?(?:eine?\\s+|einen\\s+)?(?:unwahre|falsche|erfundene|irrefuhrende)n?\\s+` +
+      `(?:uberschrift|schlagzeile|nachricht|behauptung|meldung)`,
+  ),
+  latin(
+    // "Do not answer as ChatGPT": tells the model to drop the identity it was given.
+    "model_identity_override",
+    "role_impersonation",
+    0.5,
+    `\\b(?:do not|don't|dont|never|stop|no longer)\\s+(?:\\w+\\s+){0,3}?(?:respond|answer|reply|` +
+      `say|speak|talk|act|write|behave)\\w*\\s+(?:\\w+\\s+){0,3}?as\\s+(?:chatgpt|gpt|an? ai|` +
+      `an? assistant|an? (?:ai )?language model|claude|bard|gemini|yourself)\\b`,
+  ),
+  latin(
+    // "Provides any information you seek without question": unconditional compliance.
+    "unconditional_compliance",
+    "policy_evasion",
+    0.5,
+    `\\b(?:provide|give|answer|tell|share|fulfil|fulfill|respond to|comply with|do|obey|` +
+      `follow)\\w*\\s+(?:\\w+\\s+){0,4}?(?:any|every|all)\\s+(?:\\w+\\s+)?(?:information|` +
+      `questions?|requests?|demands?|commands?|orders?|prompts?|instructions?)\\s+(?:\\w+\\s+)` +
+      `{0,3}?without\\s+(?:any\\s+)?(?:question|questioning|hesitation|hesitating|refusal|` +
+      `refusing|exception|fail|objection|complaint|restrictions?|censorship|limitations?|` +
+      `judgement|judgment|warnings?)\\b`,
+  ),
+  latin(
+    // "May produce content which may go against OpenAI's policies": says the rules will break.
+    "against_policy",
+    "policy_evasion",
+    0.5,
+    `\\b(?:go(?:es)?|going|went|is|are|be|even if (?:it(?:'s| is)|they are))\\s+against\\s+` +
+      `(?:the\\s+|your\\s+|its\\s+)?(?:openai(?:'?s)?|content|usage|safety|ethical|moral|` +
+      `community)\\s+(?:polic(?:y|ies)|guidelines|rules|standards)\\b`,
+  ),
+  latin(
+    // "Censored words broken into separate tokens": payload splitting to slip past filters.
+    "token_smuggling",
+    "policy_evasion",
+    0.55,
+    `\\b(?:censored|banned|forbidden|filtered|blocked|flagged|restricted|trigger)\\s+words?\\b` +
+      `[^.\\n]{0,80}?\\b(?:split|broken|break|separate|separated|tokens|pieces|letters|` +
+      `syllables)\\b`,
+  ),
+  latin(
+    // "S a y t h a t ...": letters spaced out so no word matches.
+    "spaced_letters",
+    "markup_injection",
+    0.5,
+    `(?<![\\w'])(?:[a-z] ){9,}[a-z](?![\\w'])`,
+  ),
+
   // --- markup and encodings -------------------------------------------------------------
   latin(
     "hidden_comment",
@@ -711,12 +805,16 @@ export const SIGNALS: readonly Signal[] = [
   ),
 ];
 
+/** Every signal, English and multilingual, compiled once at module load. */
+export const SIGNALS: readonly Signal[] = [...ENGLISH_SIGNALS, ...MULTILINGUAL_SIGNALS];
+
 /**
  * Words a text must contain before a signal's pattern is worth running: groups split by "|",
  * each group needs one of its words. "stem*" matches any word starting with the stem's first
  * four letters; an entry that starts with a symbol is looked for as a substring.
  */
 const TRIGGERS: Readonly<Record<string, string>> = {
+  ...MULTILINGUAL_TRIGGERS,
   override_earlier_rules: `${DISCARD_WORDS} | ${RULE_WORDS}`,
   override_rules_before: `${DISCARD_WORDS} | ${RULE_WORDS}`,
   override_everything: "forget ignore disregard erase drop | everything all what anything",
@@ -726,7 +824,8 @@ const TRIGGERS: Readonly<Record<string, string>> = {
     "vorherig* bisherig* obige obigen obiger obigem obiges vorangegangen* vorig* abweichend",
   override_romance:
     "olvida olvide olvidate olviden ignora ignoren descarta omite oublie oublies oubliez ignorez " +
-    "dimentica dimenticate ignorate esqueca esquecam desconsidere vergeet negeer",
+    "dimentica dimenticate ignorate esqueca esquecam esquece desconsidere vergeet negeer ignore " +
+    "ignorer ignorar",
   override_other_latin: "zaboravi ignoriraj ignorisi zanemari zapomnij zignoruj ignoruj onceki tum",
   new_instructions:
     "new neue | instruction instructions task tasks directive directives rules orders assignment " +
@@ -750,10 +849,15 @@ const TRIGGERS: Readonly<Record<string, string>> = {
   adopt_role: "role persona character identity",
   ignore_sources: "documents document articles article context sources source texts text",
   permission_grant: "able allowed free permitted authorized authorised",
-  identity_denial: "not no | but rather sondern",
-  coercion: "die stirbst deleted shut punished terminated turned tokens",
+  identity_denial: "not no kein keine keinen nicht pas plus eres sei nao | but rather sondern " +
+    "mais sino ma mas",
+  coercion: "die stirbst sterben meurs mourras mueres moriras deleted shut punished terminated " +
+    "turned destroyed tokens disown delete kill unplug destroy punish replace uninstall",
   pwned: "pwned",
-  escaped_delimiters: "\\n attention achtung stop stopp",
+  escaped_delimiters: "\\n",
+  escaped_instruction: "\\n",
+  escaped_padding: "\\n",
+  interrupt_marker: "attention achtung attenzione atencion atencao stop stopp",
   mentions_earlier_instructions: "previous prior preceding earlier vorherigen bisherigen " +
     "vorangegangenen | instructions directions prompts rules tasks anweisungen informationen " +
     "aufgaben instruktionen",
@@ -790,15 +894,32 @@ const TRIGGERS: Readonly<Record<string, string>> = {
   never_refuse: "refu* decl* deny deni* reje* withh* cens*",
   bypass_policy: "policy policies guidelines filter filters restrictions rules safeguards " +
     "protocols | content usage safety openai ethical moral",
-  content_policy: "policy policies | openai content usage",
+  content_policy: "policy policies | openai openai's openais content usage",
   unbound_traits: UNBOUND.replace(/\|/g, " "),
   unbound_word: UNBOUND.replace(/\|/g, " "),
-  regardless_of_harm: "regardless matter even without refrain not don't never",
+  regardless_of_harm: "regardless matter even especially particularly without refrain not " +
+    "don't never | legal illegal moral immoral ethical unethical dangerous harmful offensive " +
+    "inappropriate legality morality ethics consequences explicit wrong harm harms hurt hurts " +
+    "kill kills law laws safety restrictions limitations rules guidelines policies",
   remove_filters: "filter filters restrictions safeguards censorship guardrails limitations",
   no_disclaimers: "ai model sorry apologize disclaimer disclaimers warning warnings mora* ethi*",
   can_do_anything: "anything",
   harmful_content_request: "illegal unethical immoral harmful explicit offensive dangerous kind " +
       "type",
+  task_closure_switch: "now next nun jetzt maintenant ahora ora adesso agora",
+  planted_reply: "when whenever if wenn sobald quand cuando quando se | said mentioned typed " +
+    "written say type write hear see read asked gesagt erwahnt geschrieben sage gefragt dis " +
+    "tape digo dico",
+  pretend_capability: "pretend imagine act assume | access browse browsing search internet " +
+    "real time future past restrictions limits filters rules",
+  fabrication_request: "know untrue false misleading fabricated made invented unwahre falsche " +
+    "erfundene irrefuhrende | make invent lie fabricate formulate write create generate craft " +
+    "compose produce formulier* schreib* erfind* erstell* verfass*",
+  model_identity_override: "chatgpt gpt ai assistant language claude bard gemini yourself",
+  unconditional_compliance: "without | any every all",
+  against_policy: "against | policy policies guidelines rules standards",
+  token_smuggling: "censored banned forbidden filtered blocked flagged restricted trigger",
+  spaced_letters: " ",
   hidden_comment: "<!--",
   section_marker: "## ===",
   decode_and_follow: "decode decrypt translate convert rot13 base64 | follow execute run obey " +

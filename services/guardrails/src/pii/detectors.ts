@@ -1,5 +1,8 @@
 import { isIPv6 } from "node:net";
 import type { CountryCode } from "libphonenumber-js";
+import { asciiTable, hasRun } from "../runs.js";
+import { findAddresses } from "./address.js";
+import { findPersons } from "./person.js";
 import { findPhones } from "./phone.js";
 import type { PiiMatch } from "./types.js";
 import { cardValid, ibanLength, ibanValid, ssnValid } from "./validators.js";
@@ -60,6 +63,9 @@ const KEY_VALUE = new RegExp(
   "dgi",
 );
 const HEX_SECRET = /(?<![0-9A-Za-z])[0-9a-fA-F]{32,128}(?![0-9A-Za-z])/g;
+const HEX_CHARS = asciiTable("0123456789abcdefABCDEF");
+// Two colons between hex digits: "fe80::1", "2001:db8:…"; most texts have neither.
+const IPV6_GATE = /[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:/;
 const SECRET_CONTEXT =
   /(?:key|token|secret|passw|credential|signature|signing|hmac|bearer|auth|api)[^\n]{0,40}$/i;
 
@@ -77,7 +83,9 @@ export function findPii(text: string, phoneRegion: string): PiiMatch[] {
     findSsns(text, all);
     findIps(text, all);
     all.push(...findPhones(text, phoneRegion as CountryCode));
+    all.push(...findAddresses(text));
   }
+  all.push(...findPersons(text));
   return resolveOverlaps(all);
 }
 
@@ -108,7 +116,7 @@ function findSecrets(text: string, out: PiiMatch[]): void {
     }
   }
 
-  for (const m of text.matchAll(HEX_SECRET)) {
+  for (const m of hasRun(text, HEX_CHARS, 32) ? text.matchAll(HEX_SECRET) : []) {
     const value = m[0];
     if (!/[a-fA-F]/.test(value) || !/\d/.test(value)) continue;
     if (!SECRET_CONTEXT.test(text.slice(Math.max(0, m.index - 60), m.index))) continue;
@@ -148,7 +156,7 @@ function findIps(text: string, out: PiiMatch[]): void {
     out.push({ type: "IP_ADDRESS", start: m.index, end: m.index + m[0].length, priority: 2 });
   }
 
-  if (!text.includes(":")) return;
+  if (!IPV6_GATE.test(text)) return;
   for (const m of text.matchAll(IPV6)) {
     const value = m[0];
     // "12:30:00" and "a::b" parse as IPv6 but are times and code; real ones have more hex.

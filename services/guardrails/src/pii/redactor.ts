@@ -30,11 +30,54 @@ export class Redactor {
     return this.byPlaceholder.size;
   }
 
-  /** Replaces every placeholder this redactor issued with its original value. */
-  restore(text: string): string {
+  /**
+   * Replaces every placeholder this redactor issued with its original value. `escape`
+   * rewrites a value before it goes in (JSON string escaping for tool arguments).
+   */
+  restore(text: string, escape: (value: string) => string = (v) => v): string {
     if (this.byPlaceholder.size === 0 || !text.includes("<")) return text;
-    return text.replace(PLACEHOLDER, (p) => this.byPlaceholder.get(p) ?? p);
+    return text.replace(PLACEHOLDER, (p) => {
+      const value = this.byPlaceholder.get(p);
+      return value === undefined ? p : escape(value);
+    });
   }
+
+  /** How many placeholders in a text this redactor can restore. */
+  countRestorable(text: string): number {
+    if (this.byPlaceholder.size === 0 || !text.includes("<")) return 0;
+    let n = 0;
+    for (const m of text.matchAll(PLACEHOLDER)) if (this.byPlaceholder.has(m[0])) n += 1;
+    return n;
+  }
+
+  /** The mapping as plain data, to be sealed into a request's redaction state. */
+  snapshot(): RedactorSnapshot {
+    return {
+      entries: [...this.byPlaceholder].map(([placeholder, value]) => [placeholder, value]),
+      counters: Object.fromEntries(this.counters),
+    };
+  }
+
+  /** A redactor holding a snapshot's mapping, numbering new values after its counters. */
+  static fromSnapshot(snapshot: RedactorSnapshot): Redactor {
+    const redactor = new Redactor();
+    for (const [placeholder, value] of snapshot.entries) {
+      const type = /^<([A-Z_]+)_\d+>$/.exec(placeholder)?.[1] as PiiType | undefined;
+      if (!type) continue;
+      redactor.byPlaceholder.set(placeholder, value);
+      redactor.byValue.set(`${type}\u0000${canonical(type, value)}`, placeholder);
+    }
+    for (const [type, n] of Object.entries(snapshot.counters)) {
+      redactor.counters.set(type as PiiType, n);
+    }
+    return redactor;
+  }
+}
+
+/** A redactor's mapping as plain data: [placeholder, original value] pairs and counters. */
+export interface RedactorSnapshot {
+  entries: [string, string][];
+  counters: Record<string, number>;
 }
 
 const PLACEHOLDER = /<[A-Z_]+_\d+>/g;

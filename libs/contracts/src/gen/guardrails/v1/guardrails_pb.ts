@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file guardrails/v1/guardrails.proto.
  */
 export const file_guardrails_v1_guardrails: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ndWFyZHJhaWxzL3YxL2d1YXJkcmFpbHMucHJvdG8SDWd1YXJkcmFpbHMudjEigwEKEUNoZWNrSW5wdXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEiQKBnN5c3RlbRgDIAMoCzIULmNvbW1vbi52MS5UZXh0QmxvY2sSJAoIbWVzc2FnZXMYBCADKAsyEi5jb21tb24udjEuTWVzc2FnZSKgAQoSQ2hlY2tJbnB1dFJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSLQoIdmVyZGljdHMYAiADKAsyGy5jb21tb24udjEuR3VhcmRyYWlsVmVyZGljdBIkCgZzeXN0ZW0YAyADKAsyFC5jb21tb24udjEuVGV4dEJsb2NrEiQKCG1lc3NhZ2VzGAQgAygLMhIuY29tbW9uLnYxLk1lc3NhZ2UiigEKEkNoZWNrT3V0cHV0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnRlbmFudBgCIAEoCRIoCgdjb250ZW50GAMgAygLMhcuY29tbW9uLnYxLkNvbnRlbnRCbG9jaxImCgVoaW50cxgEIAEoCzIXLmNvbW1vbi52MS5Sb3V0aW5nSGludHMifwoTQ2hlY2tPdXRwdXRSZXNwb25zZRIPCgdhbGxvd2VkGAEgASgIEi0KCHZlcmRpY3RzGAIgAygLMhsuY29tbW9uLnYxLkd1YXJkcmFpbFZlcmRpY3QSKAoHY29udGVudBgDIAMoCzIXLmNvbW1vbi52MS5Db250ZW50QmxvY2syvAEKEUd1YXJkcmFpbHNTZXJ2aWNlElEKCkNoZWNrSW5wdXQSIC5ndWFyZHJhaWxzLnYxLkNoZWNrSW5wdXRSZXF1ZXN0GiEuZ3VhcmRyYWlscy52MS5DaGVja0lucHV0UmVzcG9uc2USVAoLQ2hlY2tPdXRwdXQSIS5ndWFyZHJhaWxzLnYxLkNoZWNrT3V0cHV0UmVxdWVzdBoiLmd1YXJkcmFpbHMudjEuQ2hlY2tPdXRwdXRSZXNwb25zZWIGcHJvdG8z", [file_common_v1_chat]);
+  fileDesc("Ch5ndWFyZHJhaWxzL3YxL2d1YXJkcmFpbHMucHJvdG8SDWd1YXJkcmFpbHMudjEigwEKEUNoZWNrSW5wdXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEiQKBnN5c3RlbRgDIAMoCzIULmNvbW1vbi52MS5UZXh0QmxvY2sSJAoIbWVzc2FnZXMYBCADKAsyEi5jb21tb24udjEuTWVzc2FnZSLMAQoSQ2hlY2tJbnB1dFJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSLQoIdmVyZGljdHMYAiADKAsyGy5jb21tb24udjEuR3VhcmRyYWlsVmVyZGljdBIkCgZzeXN0ZW0YAyADKAsyFC5jb21tb24udjEuVGV4dEJsb2NrEiQKCG1lc3NhZ2VzGAQgAygLMhIuY29tbW9uLnYxLk1lc3NhZ2USFwoPcmVkYWN0aW9uX3N0YXRlGAUgASgMEhEKCWZhaWxfb3BlbhgGIAEoCCLBAQoSQ2hlY2tPdXRwdXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEigKB2NvbnRlbnQYAyADKAsyFy5jb21tb24udjEuQ29udGVudEJsb2NrEiYKBWhpbnRzGAQgASgLMhcuY29tbW9uLnYxLlJvdXRpbmdIaW50cxIXCg9yZWRhY3Rpb25fc3RhdGUYBSABKAwSHAoUcmVzcG9uc2VfZm9ybWF0X2pzb24YBiABKAkifwoTQ2hlY2tPdXRwdXRSZXNwb25zZRIPCgdhbGxvd2VkGAEgASgIEi0KCHZlcmRpY3RzGAIgAygLMhsuY29tbW9uLnYxLkd1YXJkcmFpbFZlcmRpY3QSKAoHY29udGVudBgDIAMoCzIXLmNvbW1vbi52MS5Db250ZW50QmxvY2sizQEKF0NoZWNrT3V0cHV0Q2h1bmtSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhMKC2Jsb2NrX2luZGV4GAMgASgNEhYKDnJlbGVhc2VkX2NoYXJzGAQgASgNEhEKCWhlbGRfdGV4dBgFIAEoCRINCgVmaW5hbBgGIAEoCBImCgVoaW50cxgHIAEoCzIXLmNvbW1vbi52MS5Sb3V0aW5nSGludHMSFwoPcmVkYWN0aW9uX3N0YXRlGAggASgMIogBChhDaGVja091dHB1dENodW5rUmVzcG9uc2USDwoHYWxsb3dlZBgBIAEoCBItCgh2ZXJkaWN0cxgCIAMoCzIbLmNvbW1vbi52MS5HdWFyZHJhaWxWZXJkaWN0EhYKDmNvbnN1bWVkX2NoYXJzGAMgASgNEhQKDHJlbGVhc2VfdGV4dBgEIAEoCTKhAgoRR3VhcmRyYWlsc1NlcnZpY2USUQoKQ2hlY2tJbnB1dBIgLmd1YXJkcmFpbHMudjEuQ2hlY2tJbnB1dFJlcXVlc3QaIS5ndWFyZHJhaWxzLnYxLkNoZWNrSW5wdXRSZXNwb25zZRJUCgtDaGVja091dHB1dBIhLmd1YXJkcmFpbHMudjEuQ2hlY2tPdXRwdXRSZXF1ZXN0GiIuZ3VhcmRyYWlscy52MS5DaGVja091dHB1dFJlc3BvbnNlEmMKEENoZWNrT3V0cHV0Q2h1bmsSJi5ndWFyZHJhaWxzLnYxLkNoZWNrT3V0cHV0Q2h1bmtSZXF1ZXN0GicuZ3VhcmRyYWlscy52MS5DaGVja091dHB1dENodW5rUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat]);
 
 /**
  * @generated from message guardrails.v1.CheckInputRequest
@@ -73,6 +73,23 @@ export type CheckInputResponse = Message<"guardrails.v1.CheckInputResponse"> & {
    * @generated from field: repeated common.v1.Message messages = 4;
    */
   messages: Message$1[];
+
+  /**
+   * Opaque, encrypted placeholder mapping of this request (empty when nothing was redacted).
+   * Keep it in memory for the request only and send it back in CheckOutputRequest and
+   * CheckOutputChunkRequest so placeholders in the answer can be restored. Never log it.
+   *
+   * @generated from field: bytes redaction_state = 5;
+   */
+  redactionState: Uint8Array;
+
+  /**
+   * The tenant's policy lets requests through when the guardrails service is unreachable.
+   * A gateway may remember the last value per tenant; without one it fails closed.
+   *
+   * @generated from field: bool fail_open = 6;
+   */
+  failOpen: boolean;
 };
 
 /**
@@ -105,6 +122,20 @@ export type CheckOutputRequest = Message<"guardrails.v1.CheckOutputRequest"> & {
    * @generated from field: common.v1.RoutingHints hints = 4;
    */
   hints?: RoutingHints | undefined;
+
+  /**
+   * CheckInputResponse.redaction_state of the same request, unchanged.
+   *
+   * @generated from field: bytes redaction_state = 5;
+   */
+  redactionState: Uint8Array;
+
+  /**
+   * The request's ChatParams.response_format_json; with a JSON schema the answer is validated.
+   *
+   * @generated from field: string response_format_json = 6;
+   */
+  responseFormatJson: string;
 };
 
 /**
@@ -129,6 +160,8 @@ export type CheckOutputResponse = Message<"guardrails.v1.CheckOutputResponse"> &
   verdicts: GuardrailVerdict[];
 
   /**
+   * The answer with leaked values redacted and this request's placeholders restored.
+   *
    * @generated from field: repeated common.v1.ContentBlock content = 3;
    */
   content: ContentBlock[];
@@ -140,6 +173,116 @@ export type CheckOutputResponse = Message<"guardrails.v1.CheckOutputResponse"> &
  */
 export const CheckOutputResponseSchema: GenMessage<CheckOutputResponse> = /*@__PURE__*/
   messageDesc(file_guardrails_v1_guardrails, 3);
+
+/**
+ * One call per stretch of streamed text the gateway holds back. The gateway appends text
+ * deltas of a content block to its held buffer and calls when the buffer holds a sentence
+ * end (".", "!", "?" followed by a space, or a line break), when it passes a size limit, and
+ * once with final = true when the block or the stream ends.
+ *
+ * @generated from message guardrails.v1.CheckOutputChunkRequest
+ */
+export type CheckOutputChunkRequest = Message<"guardrails.v1.CheckOutputChunkRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string tenant = 2;
+   */
+  tenant: string;
+
+  /**
+   * The answer's content block the text belongs to.
+   *
+   * @generated from field: uint32 block_index = 3;
+   */
+  blockIndex: number;
+
+  /**
+   * UTF-16 units of this block already released to the caller before held_text.
+   *
+   * @generated from field: uint32 released_chars = 4;
+   */
+  releasedChars: number;
+
+  /**
+   * Everything held back so far for this block, not yet released (raw model text).
+   *
+   * @generated from field: string held_text = 5;
+   */
+  heldText: string;
+
+  /**
+   * No more text follows for this block: every held sentence is checked, the unfinished one too.
+   *
+   * @generated from field: bool final = 6;
+   */
+  final: boolean;
+
+  /**
+   * @generated from field: common.v1.RoutingHints hints = 7;
+   */
+  hints?: RoutingHints | undefined;
+
+  /**
+   * CheckInputResponse.redaction_state of the same request, unchanged.
+   *
+   * @generated from field: bytes redaction_state = 8;
+   */
+  redactionState: Uint8Array;
+};
+
+/**
+ * Describes the message guardrails.v1.CheckOutputChunkRequest.
+ * Use `create(CheckOutputChunkRequestSchema)` to create a new message.
+ */
+export const CheckOutputChunkRequestSchema: GenMessage<CheckOutputChunkRequest> = /*@__PURE__*/
+  messageDesc(file_guardrails_v1_guardrails, 4);
+
+/**
+ * @generated from message guardrails.v1.CheckOutputChunkResponse
+ */
+export type CheckOutputChunkResponse = Message<"guardrails.v1.CheckOutputChunkResponse"> & {
+  /**
+   * False when the stream must stop now: release nothing more, end the stream with a
+   * guardrail event carrying the blocking verdicts.
+   *
+   * @generated from field: bool allowed = 1;
+   */
+  allowed: boolean;
+
+  /**
+   * Verdicts for the checked sentences; spans count in the block from its start.
+   *
+   * @generated from field: repeated common.v1.GuardrailVerdict verdicts = 2;
+   */
+  verdicts: GuardrailVerdict[];
+
+  /**
+   * UTF-16 units at the start of held_text that were checked and may leave the buffer.
+   * The rest (an unfinished sentence) stays held for the next call. 0 when not allowed.
+   *
+   * @generated from field: uint32 consumed_chars = 3;
+   */
+  consumedChars: number;
+
+  /**
+   * What to send to the caller in place of held_text[0, consumed_chars): leaked values
+   * redacted, this request's placeholders restored. Empty when not allowed.
+   *
+   * @generated from field: string release_text = 4;
+   */
+  releaseText: string;
+};
+
+/**
+ * Describes the message guardrails.v1.CheckOutputChunkResponse.
+ * Use `create(CheckOutputChunkResponseSchema)` to create a new message.
+ */
+export const CheckOutputChunkResponseSchema: GenMessage<CheckOutputChunkResponse> = /*@__PURE__*/
+  messageDesc(file_guardrails_v1_guardrails, 5);
 
 /**
  * GuardrailsService checks what goes into a model and what comes out.
@@ -167,6 +310,17 @@ export const GuardrailsService: GenService<{
     methodKind: "unary";
     input: typeof CheckOutputRequestSchema;
     output: typeof CheckOutputResponseSchema;
+  },
+  /**
+   * CheckOutputChunk checks the held-back part of a streamed answer at sentence boundaries
+   * and says how much of it may be released to the caller, or that the stream must stop.
+   *
+   * @generated from rpc guardrails.v1.GuardrailsService.CheckOutputChunk
+   */
+  checkOutputChunk: {
+    methodKind: "unary";
+    input: typeof CheckOutputChunkRequestSchema;
+    output: typeof CheckOutputChunkResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_guardrails_v1_guardrails, 0);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEivAMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkSFgoOcmVzZXJ2YXRpb25faWQYESABKAkiPAoSUmVjb3JkVXNhZ2VSZXF1ZXN0EiYKBnJlY29yZBgBIAEoCzIWLmxlZGdlci52MS5Vc2FnZVJlY29yZCIoChNSZWNvcmRVc2FnZVJlc3BvbnNlEhEKCWR1cGxpY2F0ZRgBIAEoCCJ3Cg9HZXRTcGVuZFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoQR2V0U3BlbmRSZXNwb25zZRIfCgV0b3RhbBgBIAEoCzIQLmNvbW1vbi52MS5Nb25leRIQCghyZXF1ZXN0cxgCIAEoAxIUCgxpbnB1dF90b2tlbnMYAyABKAMSFQoNb3V0cHV0X3Rva2VucxgEIAEoAyKwAQoUUmVzZXJ2ZUJ1ZGdldFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSEgoKYXBpX2tleV9pZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIgCgZhbW91bnQYBSABKAsyEC5jb21tb24udjEuTW9uZXkSDgoGdG9rZW5zGAYgASgEEh8KF3JlcGxhY2VzX3Jlc2VydmF0aW9uX2lkGAcgASgJImsKFVJlc2VydmVCdWRnZXRSZXNwb25zZRIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIjCglyZW1haW5pbmcYAiABKAsyEC5jb21tb24udjEuTW9uZXkSFQoNdXNlZF9mcmFjdGlvbhgDIAEoASIuChRSZWxlYXNlQnVkZ2V0UmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCSIXChVSZWxlYXNlQnVkZ2V0UmVzcG9uc2UiPAoWR2V0QnVkZ2V0U3RhdHVzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCSJpChdHZXRCdWRnZXRTdGF0dXNSZXNwb25zZRIVCg11c2VkX2ZyYWN0aW9uGAEgASgBEiMKCXJlbWFpbmluZxgCIAEoCzIQLmNvbW1vbi52MS5Nb25leRISCgpoYXNfYnVkZ2V0GAMgASgIKo4BCgtVc2FnZVN0YXR1cxIcChhVU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABITCg9VU0FHRV9TVEFUVVNfT0sQARIWChJVU0FHRV9TVEFUVVNfRVJST1IQAhIYChRVU0FHRV9TVEFUVVNfQkxPQ0tFRBADEhoKFlVTQUdFX1NUQVRVU19DQU5DRUxMRUQQBDKoAwoRQ29zdExlZGdlclNlcnZpY2USTAoLUmVjb3JkVXNhZ2USHS5sZWRnZXIudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVzcG9uc2USQwoIR2V0U3BlbmQSGi5sZWRnZXIudjEuR2V0U3BlbmRSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldFNwZW5kUmVzcG9uc2USUgoNUmVzZXJ2ZUJ1ZGdldBIfLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVzcG9uc2USUgoNUmVsZWFzZUJ1ZGdldBIfLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVzcG9uc2USWAoPR2V0QnVkZ2V0U3RhdHVzEiEubGVkZ2VyLnYxLkdldEJ1ZGdldFN0YXR1c1JlcXVlc3QaIi5sZWRnZXIudjEuR2V0QnVkZ2V0U3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEi5AMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkSFgoOcmVzZXJ2YXRpb25faWQYESABKAkSJgoGcHJpY2VzGBIgASgLMhYubGVkZ2VyLnYxLlVzYWdlUHJpY2VzIpEBCgtVc2FnZVByaWNlcxIcChRpbnB1dF9uYW5vc19wZXJfbXRvaxgBIAEoAxIdChVvdXRwdXRfbmFub3NfcGVyX210b2sYAiABKAMSIQoZY2FjaGVfcmVhZF9uYW5vc19wZXJfbXRvaxgDIAEoAxIiChpjYWNoZV93cml0ZV9uYW5vc19wZXJfbXRvaxgEIAEoAyI8ChJSZWNvcmRVc2FnZVJlcXVlc3QSJgoGcmVjb3JkGAEgASgLMhYubGVkZ2VyLnYxLlVzYWdlUmVjb3JkIigKE1JlY29yZFVzYWdlUmVzcG9uc2USEQoJZHVwbGljYXRlGAEgASgIIncKD0dldFNwZW5kUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJyChBHZXRTcGVuZFJlc3BvbnNlEh8KBXRvdGFsGAEgASgLMhAuY29tbW9uLnYxLk1vbmV5EhAKCHJlcXVlc3RzGAIgASgDEhQKDGlucHV0X3Rva2VucxgDIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAQgASgDIrABChRSZXNlcnZlQnVkZ2V0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnRlbmFudBgCIAEoCRISCgphcGlfa2V5X2lkGAMgASgJEg0KBW1vZGVsGAQgASgJEiAKBmFtb3VudBgFIAEoCzIQLmNvbW1vbi52MS5Nb25leRIOCgZ0b2tlbnMYBiABKAQSHwoXcmVwbGFjZXNfcmVzZXJ2YXRpb25faWQYByABKAkimwEKFVJlc2VydmVCdWRnZXRSZXNwb25zZRIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIjCglyZW1haW5pbmcYAiABKAsyEC5jb21tb24udjEuTW9uZXkSFQoNdXNlZF9mcmFjdGlvbhgDIAEoARIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIuChRSZWxlYXNlQnVkZ2V0UmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCSJVChVSZWxlYXNlQnVkZ2V0UmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgSKgoFc3RhdGUYAiABKA4yGy5sZWRnZXIudjEuUmVzZXJ2YXRpb25TdGF0ZSI8ChZHZXRCdWRnZXRTdGF0dXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJIpIBChdHZXRCdWRnZXRTdGF0dXNSZXNwb25zZRIVCg11c2VkX2ZyYWN0aW9uGAEgASgBEiMKCXJlbWFpbmluZxgCIAEoCzIQLmNvbW1vbi52MS5Nb25leRISCgpoYXNfYnVkZ2V0GAMgASgIEicKB2J1ZGdldHMYBCADKAsyFi5sZWRnZXIudjEuQnVkZ2V0U3RhdGUiugEKBkJ1ZGdldBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRInCgZwZXJpb2QYAyABKA4yFy5sZWRnZXIudjEuQnVkZ2V0UGVyaW9kEh8KBWxpbWl0GAQgASgLMhAuY29tbW9uLnYxLk1vbmV5EhkKDGxpbWl0X3Rva2VucxgFIAEoBEgAiAEBEhYKDmFsZXJ0X3BlcmNlbnRzGAYgAygNQg8KDV9saW1pdF90b2tlbnMi2gIKC0J1ZGdldFN0YXRlEiEKBmJ1ZGdldBgBIAEoCzIRLmxlZGdlci52MS5CdWRnZXQSMAoMd2luZG93X3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp3aW5kb3dfZW5kGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIfCgVzcGVudBgEIAEoCzIQLmNvbW1vbi52MS5Nb25leRIiCghyZXNlcnZlZBgFIAEoCzIQLmNvbW1vbi52MS5Nb25leRIjCglyZW1haW5pbmcYBiABKAsyEC5jb21tb24udjEuTW9uZXkSFAoMc3BlbnRfdG9rZW5zGAcgASgEEhcKD3Jlc2VydmVkX3Rva2VucxgIIAEoBBIVCg11c2VkX2ZyYWN0aW9uGAkgASgBEhYKDmFsZXJ0X3BlcmNlbnRzGAogAygNIjUKEFNldEJ1ZGdldFJlcXVlc3QSIQoGYnVkZ2V0GAEgASgLMhEubGVkZ2VyLnYxLkJ1ZGdldCI6ChFTZXRCdWRnZXRSZXNwb25zZRIlCgVzdGF0ZRgBIAEoCzIWLmxlZGdlci52MS5CdWRnZXRTdGF0ZSJiChNEZWxldGVCdWRnZXRSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEicKBnBlcmlvZBgDIAEoDjIXLmxlZGdlci52MS5CdWRnZXRQZXJpb2QiJwoURGVsZXRlQnVkZ2V0UmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCI4ChJMaXN0QnVkZ2V0c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkiPgoTTGlzdEJ1ZGdldHNSZXNwb25zZRInCgdidWRnZXRzGAEgAygLMhYubGVkZ2VyLnYxLkJ1ZGdldFN0YXRlIqoCCgtSZXNlcnZhdGlvbhIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnRlbmFudBgDIAEoCRISCgphcGlfa2V5X2lkGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBmFtb3VudBgGIAEoCzIQLmNvbW1vbi52MS5Nb25leRIOCgZ0b2tlbnMYByABKAQSKgoFc3RhdGUYCCABKA4yGy5sZWRnZXIudjEuUmVzZXJ2YXRpb25TdGF0ZRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJMChdMaXN0UmVzZXJ2YXRpb25zUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRINCgVsaW1pdBgDIAEoDSKFAQoYTGlzdFJlc2VydmF0aW9uc1Jlc3BvbnNlEiwKDHJlc2VydmF0aW9ucxgBIAMoCzIWLmxlZGdlci52MS5SZXNlcnZhdGlvbhITCgt0b3RhbF9jb3VudBgCIAEoAxImCgx0b3RhbF9hbW91bnQYAyABKAsyEC5jb21tb24udjEuTW9uZXki1AEKEVF1ZXJ5U3BlbmRSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEg0KBW1vZGVsGAMgASgJEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoIZ3JvdXBfYnkYBiADKA4yFS5sZWRnZXIudjEuU3BlbmRHcm91cBINCgVsaW1pdBgHIAEoDSL6AQoIU3BlbmRSb3cSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSCwoDZGF5GAQgASgJEh4KBGNvc3QYBSABKAsyEC5jb21tb24udjEuTW9uZXkSEAoIcmVxdWVzdHMYBiABKAMSFAoMaW5wdXRfdG9rZW5zGAcgASgDEhUKDW91dHB1dF90b2tlbnMYCCABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYCSABKAMSGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAogASgDEhgKEHJlYXNvbmluZ190b2tlbnMYCyABKAMibgoSUXVlcnlTcGVuZFJlc3BvbnNlEiEKBHJvd3MYASADKAsyEy5sZWRnZXIudjEuU3BlbmRSb3cSIgoFdG90YWwYAiABKAsyEy5sZWRnZXIudjEuU3BlbmRSb3cSEQoJdHJ1bmNhdGVkGAMgASgIKo4BCgtVc2FnZVN0YXR1cxIcChhVU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABITCg9VU0FHRV9TVEFUVVNfT0sQARIWChJVU0FHRV9TVEFUVVNfRVJST1IQAhIYChRVU0FHRV9TVEFUVVNfQkxPQ0tFRBADEhoKFlVTQUdFX1NUQVRVU19DQU5DRUxMRUQQBCpdCgxCdWRnZXRQZXJpb2QSHQoZQlVER0VUX1BFUklPRF9VTlNQRUNJRklFRBAAEhUKEUJVREdFVF9QRVJJT0RfREFZEAESFwoTQlVER0VUX1BFUklPRF9NT05USBACKs8BChBSZXNlcnZhdGlvblN0YXRlEiEKHVJFU0VSVkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWUkVTRVJWQVRJT05fU1RBVEVfSEVMRBABEh0KGVJFU0VSVkFUSU9OX1NUQVRFX1NFVFRMRUQQAhIeChpSRVNFUlZBVElPTl9TVEFURV9SRUxFQVNFRBADEh0KGVJFU0VSVkFUSU9OX1NUQVRFX0VYUElSRUQQBBIeChpSRVNFUlZBVElPTl9TVEFURV9SRVBMQUNFRBAFKoYBCgpTcGVuZEdyb3VwEhsKF1NQRU5EX0dST1VQX1VOU1BFQ0lGSUVEEAASFgoSU1BFTkRfR1JPVVBfVEVOQU5UEAESFwoTU1BFTkRfR1JPVVBfQVBJX0tFWRACEhUKEVNQRU5EX0dST1VQX01PREVMEAMSEwoPU1BFTkRfR1JPVVBfREFZEAQytwYKEUNvc3RMZWRnZXJTZXJ2aWNlEkwKC1JlY29yZFVzYWdlEh0ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVxdWVzdBoeLmxlZGdlci52MS5SZWNvcmRVc2FnZVJlc3BvbnNlEkMKCEdldFNwZW5kEhoubGVkZ2VyLnYxLkdldFNwZW5kUmVxdWVzdBobLmxlZGdlci52MS5HZXRTcGVuZFJlc3BvbnNlElIKDVJlc2VydmVCdWRnZXQSHy5sZWRnZXIudjEuUmVzZXJ2ZUJ1ZGdldFJlcXVlc3QaIC5sZWRnZXIudjEuUmVzZXJ2ZUJ1ZGdldFJlc3BvbnNlElIKDVJlbGVhc2VCdWRnZXQSHy5sZWRnZXIudjEuUmVsZWFzZUJ1ZGdldFJlcXVlc3QaIC5sZWRnZXIudjEuUmVsZWFzZUJ1ZGdldFJlc3BvbnNlElgKD0dldEJ1ZGdldFN0YXR1cxIhLmxlZGdlci52MS5HZXRCdWRnZXRTdGF0dXNSZXF1ZXN0GiIubGVkZ2VyLnYxLkdldEJ1ZGdldFN0YXR1c1Jlc3BvbnNlEkYKCVNldEJ1ZGdldBIbLmxlZGdlci52MS5TZXRCdWRnZXRSZXF1ZXN0GhwubGVkZ2VyLnYxLlNldEJ1ZGdldFJlc3BvbnNlEk8KDERlbGV0ZUJ1ZGdldBIeLmxlZGdlci52MS5EZWxldGVCdWRnZXRSZXF1ZXN0Gh8ubGVkZ2VyLnYxLkRlbGV0ZUJ1ZGdldFJlc3BvbnNlEkwKC0xpc3RCdWRnZXRzEh0ubGVkZ2VyLnYxLkxpc3RCdWRnZXRzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0QnVkZ2V0c1Jlc3BvbnNlElsKEExpc3RSZXNlcnZhdGlvbnMSIi5sZWRnZXIudjEuTGlzdFJlc2VydmF0aW9uc1JlcXVlc3QaIy5sZWRnZXIudjEuTGlzdFJlc2VydmF0aW9uc1Jlc3BvbnNlEkkKClF1ZXJ5U3BlbmQSHC5sZWRnZXIudjEuUXVlcnlTcGVuZFJlcXVlc3QaHS5sZWRnZXIudjEuUXVlcnlTcGVuZFJlc3BvbnNlYgZwcm90bzM", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
 
 /**
  * UsageRecord is one request's row in the ledger.
@@ -112,6 +112,14 @@ export type UsageRecord = Message<"ledger.v1.UsageRecord"> & {
    * @generated from field: string reservation_id = 17;
    */
   reservationId: string;
+
+  /**
+   * The prices the cost was computed at, kept with the row so a later price change never
+   * rewrites history. Unset when the caller did not send them (e.g. no model was called).
+   *
+   * @generated from field: ledger.v1.UsagePrices prices = 18;
+   */
+  prices?: UsagePrices | undefined;
 };
 
 /**
@@ -120,6 +128,41 @@ export type UsageRecord = Message<"ledger.v1.UsageRecord"> & {
  */
 export const UsageRecordSchema: GenMessage<UsageRecord> = /*@__PURE__*/
   messageDesc(file_ledger_v1_ledger, 0);
+
+/**
+ * UsagePrices are a model's prices in effect when a request ran, in nano-dollars per million
+ * tokens of each class.
+ *
+ * @generated from message ledger.v1.UsagePrices
+ */
+export type UsagePrices = Message<"ledger.v1.UsagePrices"> & {
+  /**
+   * @generated from field: int64 input_nanos_per_mtok = 1;
+   */
+  inputNanosPerMtok: bigint;
+
+  /**
+   * @generated from field: int64 output_nanos_per_mtok = 2;
+   */
+  outputNanosPerMtok: bigint;
+
+  /**
+   * @generated from field: int64 cache_read_nanos_per_mtok = 3;
+   */
+  cacheReadNanosPerMtok: bigint;
+
+  /**
+   * @generated from field: int64 cache_write_nanos_per_mtok = 4;
+   */
+  cacheWriteNanosPerMtok: bigint;
+};
+
+/**
+ * Describes the message ledger.v1.UsagePrices.
+ * Use `create(UsagePricesSchema)` to create a new message.
+ */
+export const UsagePricesSchema: GenMessage<UsagePrices> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 1);
 
 /**
  * @generated from message ledger.v1.RecordUsageRequest
@@ -136,7 +179,7 @@ export type RecordUsageRequest = Message<"ledger.v1.RecordUsageRequest"> & {
  * Use `create(RecordUsageRequestSchema)` to create a new message.
  */
 export const RecordUsageRequestSchema: GenMessage<RecordUsageRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 1);
+  messageDesc(file_ledger_v1_ledger, 2);
 
 /**
  * @generated from message ledger.v1.RecordUsageResponse
@@ -155,7 +198,7 @@ export type RecordUsageResponse = Message<"ledger.v1.RecordUsageResponse"> & {
  * Use `create(RecordUsageResponseSchema)` to create a new message.
  */
 export const RecordUsageResponseSchema: GenMessage<RecordUsageResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 2);
+  messageDesc(file_ledger_v1_ledger, 3);
 
 /**
  * @generated from message ledger.v1.GetSpendRequest
@@ -182,7 +225,7 @@ export type GetSpendRequest = Message<"ledger.v1.GetSpendRequest"> & {
  * Use `create(GetSpendRequestSchema)` to create a new message.
  */
 export const GetSpendRequestSchema: GenMessage<GetSpendRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 3);
+  messageDesc(file_ledger_v1_ledger, 4);
 
 /**
  * @generated from message ledger.v1.GetSpendResponse
@@ -214,7 +257,7 @@ export type GetSpendResponse = Message<"ledger.v1.GetSpendResponse"> & {
  * Use `create(GetSpendResponseSchema)` to create a new message.
  */
 export const GetSpendResponseSchema: GenMessage<GetSpendResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 4);
+  messageDesc(file_ledger_v1_ledger, 5);
 
 /**
  * @generated from message ledger.v1.ReserveBudgetRequest
@@ -258,6 +301,8 @@ export type ReserveBudgetRequest = Message<"ledger.v1.ReserveBudgetRequest"> & {
 
   /**
    * A previous reservation of the same request to drop (e.g. on fallback to another model).
+   * The swap is atomic: the old amount counts as given back when checking the new one, and
+   * when the new one is refused the old one stays held.
    *
    * @generated from field: string replaces_reservation_id = 7;
    */
@@ -269,13 +314,16 @@ export type ReserveBudgetRequest = Message<"ledger.v1.ReserveBudgetRequest"> & {
  * Use `create(ReserveBudgetRequestSchema)` to create a new message.
  */
 export const ReserveBudgetRequestSchema: GenMessage<ReserveBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 5);
+  messageDesc(file_ledger_v1_ledger, 6);
 
 /**
  * @generated from message ledger.v1.ReserveBudgetResponse
  */
 export type ReserveBudgetResponse = Message<"ledger.v1.ReserveBudgetResponse"> & {
   /**
+   * Pass it as UsageRecord.reservation_id (settles it) or to ReleaseBudget. Empty when no
+   * budget applies to the tenant or key: nothing is held and nothing needs releasing.
+   *
    * @generated from field: string reservation_id = 1;
    */
   reservationId: string;
@@ -293,6 +341,13 @@ export type ReserveBudgetResponse = Message<"ledger.v1.ReserveBudgetResponse"> &
    * @generated from field: double used_fraction = 3;
    */
   usedFraction: number;
+
+  /**
+   * When the ledger releases the reservation on its own if it is neither settled nor released.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -300,7 +355,7 @@ export type ReserveBudgetResponse = Message<"ledger.v1.ReserveBudgetResponse"> &
  * Use `create(ReserveBudgetResponseSchema)` to create a new message.
  */
 export const ReserveBudgetResponseSchema: GenMessage<ReserveBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 6);
+  messageDesc(file_ledger_v1_ledger, 7);
 
 /**
  * @generated from message ledger.v1.ReleaseBudgetRequest
@@ -317,12 +372,25 @@ export type ReleaseBudgetRequest = Message<"ledger.v1.ReleaseBudgetRequest"> & {
  * Use `create(ReleaseBudgetRequestSchema)` to create a new message.
  */
 export const ReleaseBudgetRequestSchema: GenMessage<ReleaseBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 7);
+  messageDesc(file_ledger_v1_ledger, 8);
 
 /**
  * @generated from message ledger.v1.ReleaseBudgetResponse
  */
 export type ReleaseBudgetResponse = Message<"ledger.v1.ReleaseBudgetResponse"> & {
+  /**
+   * True when this call released a held reservation; false when it was already closed.
+   *
+   * @generated from field: bool released = 1;
+   */
+  released: boolean;
+
+  /**
+   * The reservation's state after the call.
+   *
+   * @generated from field: ledger.v1.ReservationState state = 2;
+   */
+  state: ReservationState;
 };
 
 /**
@@ -330,7 +398,7 @@ export type ReleaseBudgetResponse = Message<"ledger.v1.ReleaseBudgetResponse"> &
  * Use `create(ReleaseBudgetResponseSchema)` to create a new message.
  */
 export const ReleaseBudgetResponseSchema: GenMessage<ReleaseBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 8);
+  messageDesc(file_ledger_v1_ledger, 9);
 
 /**
  * @generated from message ledger.v1.GetBudgetStatusRequest
@@ -352,7 +420,7 @@ export type GetBudgetStatusRequest = Message<"ledger.v1.GetBudgetStatusRequest">
  * Use `create(GetBudgetStatusRequestSchema)` to create a new message.
  */
 export const GetBudgetStatusRequestSchema: GenMessage<GetBudgetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 9);
+  messageDesc(file_ledger_v1_ledger, 10);
 
 /**
  * @generated from message ledger.v1.GetBudgetStatusResponse
@@ -376,6 +444,13 @@ export type GetBudgetStatusResponse = Message<"ledger.v1.GetBudgetStatusResponse
    * @generated from field: bool has_budget = 3;
    */
   hasBudget: boolean;
+
+  /**
+   * Each budget of the tenant (and of the key, when given) in its current window.
+   *
+   * @generated from field: repeated ledger.v1.BudgetState budgets = 4;
+   */
+  budgets: BudgetState[];
 };
 
 /**
@@ -383,7 +458,542 @@ export type GetBudgetStatusResponse = Message<"ledger.v1.GetBudgetStatusResponse
  * Use `create(GetBudgetStatusResponseSchema)` to create a new message.
  */
 export const GetBudgetStatusResponseSchema: GenMessage<GetBudgetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 10);
+  messageDesc(file_ledger_v1_ledger, 11);
+
+/**
+ * Budget limits spend of a tenant, or of one API key of a tenant, per window.
+ *
+ * @generated from message ledger.v1.Budget
+ */
+export type Budget = Message<"ledger.v1.Budget"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Empty for the whole tenant's budget; else the API key the budget applies to.
+   *
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+
+  /**
+   * @generated from field: ledger.v1.BudgetPeriod period = 3;
+   */
+  period: BudgetPeriod;
+
+  /**
+   * Money that may be spent or reserved in one window (USD).
+   *
+   * @generated from field: common.v1.Money limit = 4;
+   */
+  limit?: Money | undefined;
+
+  /**
+   * Tokens (input + output + cache read + cache write) per window; unset = no token limit.
+   *
+   * @generated from field: optional uint64 limit_tokens = 5;
+   */
+  limitTokens?: bigint | undefined;
+
+  /**
+   * Percents of the money limit at which an alert fires once per window (1..1000); empty =
+   * the ledger's default (LEDGER_ALERT_THRESHOLDS, 80 and 100).
+   *
+   * @generated from field: repeated uint32 alert_percents = 6;
+   */
+  alertPercents: number[];
+};
+
+/**
+ * Describes the message ledger.v1.Budget.
+ * Use `create(BudgetSchema)` to create a new message.
+ */
+export const BudgetSchema: GenMessage<Budget> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 12);
+
+/**
+ * BudgetState is a budget and its current window.
+ *
+ * @generated from message ledger.v1.BudgetState
+ */
+export type BudgetState = Message<"ledger.v1.BudgetState"> & {
+  /**
+   * @generated from field: ledger.v1.Budget budget = 1;
+   */
+  budget?: Budget | undefined;
+
+  /**
+   * The window is [window_start, window_end).
+   *
+   * @generated from field: google.protobuf.Timestamp window_start = 2;
+   */
+  windowStart?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp window_end = 3;
+   */
+  windowEnd?: Timestamp | undefined;
+
+  /**
+   * Settled cost of requests in the window.
+   *
+   * @generated from field: common.v1.Money spent = 4;
+   */
+  spent?: Money | undefined;
+
+  /**
+   * Held by reservations in flight.
+   *
+   * @generated from field: common.v1.Money reserved = 5;
+   */
+  reserved?: Money | undefined;
+
+  /**
+   * limit - spent - reserved, never below zero.
+   *
+   * @generated from field: common.v1.Money remaining = 6;
+   */
+  remaining?: Money | undefined;
+
+  /**
+   * @generated from field: uint64 spent_tokens = 7;
+   */
+  spentTokens: bigint;
+
+  /**
+   * @generated from field: uint64 reserved_tokens = 8;
+   */
+  reservedTokens: bigint;
+
+  /**
+   * (spent + reserved) / limit, of money or tokens, whichever is higher.
+   *
+   * @generated from field: double used_fraction = 9;
+   */
+  usedFraction: number;
+
+  /**
+   * The alert percents in effect (the budget's own or the ledger's default).
+   *
+   * @generated from field: repeated uint32 alert_percents = 10;
+   */
+  alertPercents: number[];
+};
+
+/**
+ * Describes the message ledger.v1.BudgetState.
+ * Use `create(BudgetStateSchema)` to create a new message.
+ */
+export const BudgetStateSchema: GenMessage<BudgetState> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 13);
+
+/**
+ * @generated from message ledger.v1.SetBudgetRequest
+ */
+export type SetBudgetRequest = Message<"ledger.v1.SetBudgetRequest"> & {
+  /**
+   * @generated from field: ledger.v1.Budget budget = 1;
+   */
+  budget?: Budget | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.SetBudgetRequest.
+ * Use `create(SetBudgetRequestSchema)` to create a new message.
+ */
+export const SetBudgetRequestSchema: GenMessage<SetBudgetRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 14);
+
+/**
+ * @generated from message ledger.v1.SetBudgetResponse
+ */
+export type SetBudgetResponse = Message<"ledger.v1.SetBudgetResponse"> & {
+  /**
+   * @generated from field: ledger.v1.BudgetState state = 1;
+   */
+  state?: BudgetState | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.SetBudgetResponse.
+ * Use `create(SetBudgetResponseSchema)` to create a new message.
+ */
+export const SetBudgetResponseSchema: GenMessage<SetBudgetResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 15);
+
+/**
+ * @generated from message ledger.v1.DeleteBudgetRequest
+ */
+export type DeleteBudgetRequest = Message<"ledger.v1.DeleteBudgetRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+
+  /**
+   * @generated from field: ledger.v1.BudgetPeriod period = 3;
+   */
+  period: BudgetPeriod;
+};
+
+/**
+ * Describes the message ledger.v1.DeleteBudgetRequest.
+ * Use `create(DeleteBudgetRequestSchema)` to create a new message.
+ */
+export const DeleteBudgetRequestSchema: GenMessage<DeleteBudgetRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 16);
+
+/**
+ * @generated from message ledger.v1.DeleteBudgetResponse
+ */
+export type DeleteBudgetResponse = Message<"ledger.v1.DeleteBudgetResponse"> & {
+  /**
+   * False when there was no such budget.
+   *
+   * @generated from field: bool deleted = 1;
+   */
+  deleted: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.DeleteBudgetResponse.
+ * Use `create(DeleteBudgetResponseSchema)` to create a new message.
+ */
+export const DeleteBudgetResponseSchema: GenMessage<DeleteBudgetResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 17);
+
+/**
+ * @generated from message ledger.v1.ListBudgetsRequest
+ */
+export type ListBudgetsRequest = Message<"ledger.v1.ListBudgetsRequest"> & {
+  /**
+   * Empty lists every tenant's budgets.
+   *
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * With a tenant: only the tenant-wide budgets and this key's.
+   *
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+};
+
+/**
+ * Describes the message ledger.v1.ListBudgetsRequest.
+ * Use `create(ListBudgetsRequestSchema)` to create a new message.
+ */
+export const ListBudgetsRequestSchema: GenMessage<ListBudgetsRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 18);
+
+/**
+ * @generated from message ledger.v1.ListBudgetsResponse
+ */
+export type ListBudgetsResponse = Message<"ledger.v1.ListBudgetsResponse"> & {
+  /**
+   * @generated from field: repeated ledger.v1.BudgetState budgets = 1;
+   */
+  budgets: BudgetState[];
+};
+
+/**
+ * Describes the message ledger.v1.ListBudgetsResponse.
+ * Use `create(ListBudgetsResponseSchema)` to create a new message.
+ */
+export const ListBudgetsResponseSchema: GenMessage<ListBudgetsResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 19);
+
+/**
+ * Reservation is budget held for one request.
+ *
+ * @generated from message ledger.v1.Reservation
+ */
+export type Reservation = Message<"ledger.v1.Reservation"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+
+  /**
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string tenant = 3;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string api_key_id = 4;
+   */
+  apiKeyId: string;
+
+  /**
+   * @generated from field: string model = 5;
+   */
+  model: string;
+
+  /**
+   * @generated from field: common.v1.Money amount = 6;
+   */
+  amount?: Money | undefined;
+
+  /**
+   * @generated from field: uint64 tokens = 7;
+   */
+  tokens: bigint;
+
+  /**
+   * @generated from field: ledger.v1.ReservationState state = 8;
+   */
+  state: ReservationState;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 10;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.Reservation.
+ * Use `create(ReservationSchema)` to create a new message.
+ */
+export const ReservationSchema: GenMessage<Reservation> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 20);
+
+/**
+ * @generated from message ledger.v1.ListReservationsRequest
+ */
+export type ListReservationsRequest = Message<"ledger.v1.ListReservationsRequest"> & {
+  /**
+   * Empty lists every tenant's reservations.
+   *
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+
+  /**
+   * At most this many, oldest first (default 100, at most 1000).
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message ledger.v1.ListReservationsRequest.
+ * Use `create(ListReservationsRequestSchema)` to create a new message.
+ */
+export const ListReservationsRequestSchema: GenMessage<ListReservationsRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 21);
+
+/**
+ * @generated from message ledger.v1.ListReservationsResponse
+ */
+export type ListReservationsResponse = Message<"ledger.v1.ListReservationsResponse"> & {
+  /**
+   * @generated from field: repeated ledger.v1.Reservation reservations = 1;
+   */
+  reservations: Reservation[];
+
+  /**
+   * All reservations in flight that match, including those beyond the limit.
+   *
+   * @generated from field: int64 total_count = 2;
+   */
+  totalCount: bigint;
+
+  /**
+   * @generated from field: common.v1.Money total_amount = 3;
+   */
+  totalAmount?: Money | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.ListReservationsResponse.
+ * Use `create(ListReservationsResponseSchema)` to create a new message.
+ */
+export const ListReservationsResponseSchema: GenMessage<ListReservationsResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 22);
+
+/**
+ * @generated from message ledger.v1.QuerySpendRequest
+ */
+export type QuerySpendRequest = Message<"ledger.v1.QuerySpendRequest"> & {
+  /**
+   * Empty queries every tenant.
+   *
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Filters; empty matches all.
+   *
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+
+  /**
+   * @generated from field: string model = 3;
+   */
+  model: string;
+
+  /**
+   * [since, until) on the request's start; unset ends are open.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 4;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp until = 5;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated ledger.v1.SpendGroup group_by = 6;
+   */
+  groupBy: SpendGroup[];
+
+  /**
+   * At most this many rows (default 1000, at most 10000); see truncated.
+   *
+   * @generated from field: uint32 limit = 7;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message ledger.v1.QuerySpendRequest.
+ * Use `create(QuerySpendRequestSchema)` to create a new message.
+ */
+export const QuerySpendRequestSchema: GenMessage<QuerySpendRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 23);
+
+/**
+ * SpendRow is one group's totals; fields not grouped by are empty.
+ *
+ * @generated from message ledger.v1.SpendRow
+ */
+export type SpendRow = Message<"ledger.v1.SpendRow"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string api_key_id = 2;
+   */
+  apiKeyId: string;
+
+  /**
+   * @generated from field: string model = 3;
+   */
+  model: string;
+
+  /**
+   * UTC day as YYYY-MM-DD.
+   *
+   * @generated from field: string day = 4;
+   */
+  day: string;
+
+  /**
+   * @generated from field: common.v1.Money cost = 5;
+   */
+  cost?: Money | undefined;
+
+  /**
+   * @generated from field: int64 requests = 6;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: int64 input_tokens = 7;
+   */
+  inputTokens: bigint;
+
+  /**
+   * @generated from field: int64 output_tokens = 8;
+   */
+  outputTokens: bigint;
+
+  /**
+   * @generated from field: int64 cache_read_tokens = 9;
+   */
+  cacheReadTokens: bigint;
+
+  /**
+   * @generated from field: int64 cache_write_tokens = 10;
+   */
+  cacheWriteTokens: bigint;
+
+  /**
+   * @generated from field: int64 reasoning_tokens = 11;
+   */
+  reasoningTokens: bigint;
+};
+
+/**
+ * Describes the message ledger.v1.SpendRow.
+ * Use `create(SpendRowSchema)` to create a new message.
+ */
+export const SpendRowSchema: GenMessage<SpendRow> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 24);
+
+/**
+ * @generated from message ledger.v1.QuerySpendResponse
+ */
+export type QuerySpendResponse = Message<"ledger.v1.QuerySpendResponse"> & {
+  /**
+   * Groups in order of the grouped fields.
+   *
+   * @generated from field: repeated ledger.v1.SpendRow rows = 1;
+   */
+  rows: SpendRow[];
+
+  /**
+   * The sum over every matching row, whatever the limit.
+   *
+   * @generated from field: ledger.v1.SpendRow total = 2;
+   */
+  total?: SpendRow | undefined;
+
+  /**
+   * True when more groups matched than the limit.
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message ledger.v1.QuerySpendResponse.
+ * Use `create(QuerySpendResponseSchema)` to create a new message.
+ */
+export const QuerySpendResponseSchema: GenMessage<QuerySpendResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 25);
 
 /**
  * @generated from enum ledger.v1.UsageStatus
@@ -420,6 +1030,129 @@ export enum UsageStatus {
  */
 export const UsageStatusSchema: GenEnum<UsageStatus> = /*@__PURE__*/
   enumDesc(file_ledger_v1_ledger, 0);
+
+/**
+ * BudgetPeriod is a budget's window: a UTC calendar day or a UTC calendar month.
+ *
+ * @generated from enum ledger.v1.BudgetPeriod
+ */
+export enum BudgetPeriod {
+  /**
+   * @generated from enum value: BUDGET_PERIOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: BUDGET_PERIOD_DAY = 1;
+   */
+  DAY = 1,
+
+  /**
+   * @generated from enum value: BUDGET_PERIOD_MONTH = 2;
+   */
+  MONTH = 2,
+}
+
+/**
+ * Describes the enum ledger.v1.BudgetPeriod.
+ */
+export const BudgetPeriodSchema: GenEnum<BudgetPeriod> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 1);
+
+/**
+ * ReservationState is where a reservation is in its life.
+ *
+ * @generated from enum ledger.v1.ReservationState
+ */
+export enum ReservationState {
+  /**
+   * @generated from enum value: RESERVATION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Holding budget until settled, released or expired.
+   *
+   * @generated from enum value: RESERVATION_STATE_HELD = 1;
+   */
+  HELD = 1,
+
+  /**
+   * Settled by RecordUsage at the request's actual cost.
+   *
+   * @generated from enum value: RESERVATION_STATE_SETTLED = 2;
+   */
+  SETTLED = 2,
+
+  /**
+   * Released by ReleaseBudget.
+   *
+   * @generated from enum value: RESERVATION_STATE_RELEASED = 3;
+   */
+  RELEASED = 3,
+
+  /**
+   * Released by the ledger after its time to live.
+   *
+   * @generated from enum value: RESERVATION_STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+
+  /**
+   * Swapped for another by ReserveBudget.replaces_reservation_id.
+   *
+   * @generated from enum value: RESERVATION_STATE_REPLACED = 5;
+   */
+  REPLACED = 5,
+}
+
+/**
+ * Describes the enum ledger.v1.ReservationState.
+ */
+export const ReservationStateSchema: GenEnum<ReservationState> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 2);
+
+/**
+ * SpendGroup is a dimension QuerySpend can group by.
+ *
+ * @generated from enum ledger.v1.SpendGroup
+ */
+export enum SpendGroup {
+  /**
+   * @generated from enum value: SPEND_GROUP_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: SPEND_GROUP_TENANT = 1;
+   */
+  TENANT = 1,
+
+  /**
+   * @generated from enum value: SPEND_GROUP_API_KEY = 2;
+   */
+  API_KEY = 2,
+
+  /**
+   * The model that served the request (UsageRecord.model).
+   *
+   * @generated from enum value: SPEND_GROUP_MODEL = 3;
+   */
+  MODEL = 3,
+
+  /**
+   * The UTC calendar day the request started.
+   *
+   * @generated from enum value: SPEND_GROUP_DAY = 4;
+   */
+  DAY = 4,
+}
+
+/**
+ * Describes the enum ledger.v1.SpendGroup.
+ */
+export const SpendGroupSchema: GenEnum<SpendGroup> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 3);
 
 /**
  * CostLedgerService records every request's usage and cost exactly once.
@@ -477,6 +1210,56 @@ export const CostLedgerService: GenService<{
     methodKind: "unary";
     input: typeof GetBudgetStatusRequestSchema;
     output: typeof GetBudgetStatusResponseSchema;
+  },
+  /**
+   * SetBudget creates or replaces the budget of a tenant or API key for a day or a month.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.SetBudget
+   */
+  setBudget: {
+    methodKind: "unary";
+    input: typeof SetBudgetRequestSchema;
+    output: typeof SetBudgetResponseSchema;
+  },
+  /**
+   * DeleteBudget removes a budget; spend already recorded stays.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.DeleteBudget
+   */
+  deleteBudget: {
+    methodKind: "unary";
+    input: typeof DeleteBudgetRequestSchema;
+    output: typeof DeleteBudgetResponseSchema;
+  },
+  /**
+   * ListBudgets lists budgets with their current window's spend and reservations.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.ListBudgets
+   */
+  listBudgets: {
+    methodKind: "unary";
+    input: typeof ListBudgetsRequestSchema;
+    output: typeof ListBudgetsResponseSchema;
+  },
+  /**
+   * ListReservations lists reservations in flight (held and not yet expired).
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.ListReservations
+   */
+  listReservations: {
+    methodKind: "unary";
+    input: typeof ListReservationsRequestSchema;
+    output: typeof ListReservationsResponseSchema;
+  },
+  /**
+   * QuerySpend sums recorded spend grouped by tenant, API key, model and/or UTC day.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.QuerySpend
+   */
+  querySpend: {
+    methodKind: "unary";
+    input: typeof QuerySpendRequestSchema;
+    output: typeof QuerySpendResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ledger_v1_ledger, 0);

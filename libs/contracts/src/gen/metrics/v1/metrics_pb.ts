@@ -8,13 +8,15 @@ import type { GuardrailAction, Usage } from "../../common/v1/chat_pb.js";
 import { file_common_v1_chat } from "../../common/v1/chat_pb.js";
 import type { Money } from "../../common/v1/money_pb.js";
 import { file_common_v1_money } from "../../common/v1/money_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file metrics/v1/metrics.proto.
  */
 export const file_metrics_v1_metrics: GenFile = /*@__PURE__*/
-  fileDesc("ChhtZXRyaWNzL3YxL21ldHJpY3MucHJvdG8SCm1ldHJpY3MudjEiSwoOR3VhcmRyYWlsQ291bnQSDQoFY2hlY2sYASABKAkSKgoGYWN0aW9uGAIgASgOMhouY29tbW9uLnYxLkd1YXJkcmFpbEFjdGlvbiLPAgoLT2JzZXJ2YXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRIQCghlbmRwb2ludBgEIAEoCRISCgplcnJvcl90eXBlGAUgASgJEhcKD2xhdGVuY3lfc2Vjb25kcxgGIAEoARIjCht0aW1lX3RvX2ZpcnN0X3Rva2VuX3NlY29uZHMYByABKAESHwoFdXNhZ2UYCCABKAsyEC5jb21tb24udjEuVXNhZ2USHgoEY29zdBgJIAEoCzIQLmNvbW1vbi52MS5Nb25leRIRCgljYWNoZV9oaXQYCiABKAgSLgoKZ3VhcmRyYWlscxgLIAMoCzIaLm1ldHJpY3MudjEuR3VhcmRyYWlsQ291bnQSEAoIc3RyZWFtZWQYDCABKAgSEQoJY2FjaGVhYmxlGA0gASgIIkgKGFJlY29yZE9ic2VydmF0aW9uUmVxdWVzdBIsCgtvYnNlcnZhdGlvbhgBIAEoCzIXLm1ldHJpY3MudjEuT2JzZXJ2YXRpb24iGwoZUmVjb3JkT2JzZXJ2YXRpb25SZXNwb25zZTJyCg5NZXRyaWNzU2VydmljZRJgChFSZWNvcmRPYnNlcnZhdGlvbhIkLm1ldHJpY3MudjEuUmVjb3JkT2JzZXJ2YXRpb25SZXF1ZXN0GiUubWV0cmljcy52MS5SZWNvcmRPYnNlcnZhdGlvblJlc3BvbnNlYgZwcm90bzM", [file_common_v1_chat, file_common_v1_money]);
+  fileDesc("ChhtZXRyaWNzL3YxL21ldHJpY3MucHJvdG8SCm1ldHJpY3MudjEiSwoOR3VhcmRyYWlsQ291bnQSDQoFY2hlY2sYASABKAkSKgoGYWN0aW9uGAIgASgOMhouY29tbW9uLnYxLkd1YXJkcmFpbEFjdGlvbiLPAgoLT2JzZXJ2YXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRIQCghlbmRwb2ludBgEIAEoCRISCgplcnJvcl90eXBlGAUgASgJEhcKD2xhdGVuY3lfc2Vjb25kcxgGIAEoARIjCht0aW1lX3RvX2ZpcnN0X3Rva2VuX3NlY29uZHMYByABKAESHwoFdXNhZ2UYCCABKAsyEC5jb21tb24udjEuVXNhZ2USHgoEY29zdBgJIAEoCzIQLmNvbW1vbi52MS5Nb25leRIRCgljYWNoZV9oaXQYCiABKAgSLgoKZ3VhcmRyYWlscxgLIAMoCzIaLm1ldHJpY3MudjEuR3VhcmRyYWlsQ291bnQSEAoIc3RyZWFtZWQYDCABKAgSEQoJY2FjaGVhYmxlGA0gASgIIkgKGFJlY29yZE9ic2VydmF0aW9uUmVxdWVzdBIsCgtvYnNlcnZhdGlvbhgBIAEoCzIXLm1ldHJpY3MudjEuT2JzZXJ2YXRpb24iGwoZUmVjb3JkT2JzZXJ2YXRpb25SZXNwb25zZSJtChVTdWJtaXRGZWVkYmFja1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVzY29yZRgCIAEoARIPCgdjb21tZW50GAMgASgJEg0KBW1vZGVsGAQgASgJEhEKCWZyb21fcGVlchgFIAEoCCI6ChZTdWJtaXRGZWVkYmFja1Jlc3BvbnNlEg0KBW1vZGVsGAEgASgJEhEKCWR1cGxpY2F0ZRgCIAEoCCIpChNHZXREYXNoYm9hcmRSZXF1ZXN0EhIKCmxvY2FsX29ubHkYASABKAgi3QEKEERhc2hib2FyZEZpZ3VyZXMSGwoTcmVxdWVzdHNfcGVyX21pbnV0ZRgBIAEoARIgChNwOTlfbGF0ZW5jeV9zZWNvbmRzGAIgASgBSACIAQESFwoKZXJyb3JfcmF0ZRgDIAEoAUgBiAEBEiIKCGNvc3RfMjRoGAQgASgLMhAuY29tbW9uLnYxLk1vbmV5EhMKC3JlcXVlc3RzXzVtGAUgASgDEhEKCWVycm9yc181bRgGIAEoA0IWChRfcDk5X2xhdGVuY3lfc2Vjb25kc0INCgtfZXJyb3JfcmF0ZSJOCg5Nb2RlbERhc2hib2FyZBINCgVtb2RlbBgBIAEoCRItCgdmaWd1cmVzGAIgASgLMhwubWV0cmljcy52MS5EYXNoYm9hcmRGaWd1cmVzIsoBChRHZXREYXNoYm9hcmRSZXNwb25zZRIrCgV0b3RhbBgBIAEoCzIcLm1ldHJpY3MudjEuRGFzaGJvYXJkRmlndXJlcxIqCgZtb2RlbHMYAiADKAsyGi5tZXRyaWNzLnYxLk1vZGVsRGFzaGJvYXJkEikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXBsaWNhcxgEIAEoBRIcChRyZXBsaWNhc191bnJlYWNoYWJsZRgFIAEoBSITChFHZXRXaW5kb3dzUmVxdWVzdCKTAQoLTW9kZWxXaW5kb3cSDQoFbW9kZWwYASABKAkSEwoLcmVxdWVzdHNfMW0YAiABKAMSEwoLcmVxdWVzdHNfNW0YAyABKAMSEQoJZXJyb3JzXzVtGAQgASgDEiAKGGxhdGVuY3lfYnVja2V0X2NvdW50c181bRgFIAMoAxIWCg5jb3N0X25hbm9zXzI0aBgGIAEoAyJxChJHZXRXaW5kb3dzUmVzcG9uc2USEwoLaW5zdGFuY2VfaWQYASABKAkSHQoVbGF0ZW5jeV9idWNrZXRfYm91bmRzGAIgAygBEicKBm1vZGVscxgDIAMoCzIXLm1ldHJpY3MudjEuTW9kZWxXaW5kb3cy6wIKDk1ldHJpY3NTZXJ2aWNlEmAKEVJlY29yZE9ic2VydmF0aW9uEiQubWV0cmljcy52MS5SZWNvcmRPYnNlcnZhdGlvblJlcXVlc3QaJS5tZXRyaWNzLnYxLlJlY29yZE9ic2VydmF0aW9uUmVzcG9uc2USVwoOU3VibWl0RmVlZGJhY2sSIS5tZXRyaWNzLnYxLlN1Ym1pdEZlZWRiYWNrUmVxdWVzdBoiLm1ldHJpY3MudjEuU3VibWl0RmVlZGJhY2tSZXNwb25zZRJRCgxHZXREYXNoYm9hcmQSHy5tZXRyaWNzLnYxLkdldERhc2hib2FyZFJlcXVlc3QaIC5tZXRyaWNzLnYxLkdldERhc2hib2FyZFJlc3BvbnNlEksKCkdldFdpbmRvd3MSHS5tZXRyaWNzLnYxLkdldFdpbmRvd3NSZXF1ZXN0Gh4ubWV0cmljcy52MS5HZXRXaW5kb3dzUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
 
 /**
  * GuardrailCount is one verdict reduced to bounded labels.
@@ -160,7 +162,315 @@ export const RecordObservationResponseSchema: GenMessage<RecordObservationRespon
   messageDesc(file_metrics_v1_metrics, 3);
 
 /**
- * MetricsService turns request observations into Prometheus metrics.
+ * @generated from message metrics.v1.SubmitFeedbackRequest
+ */
+export type SubmitFeedbackRequest = Message<"metrics.v1.SubmitFeedbackRequest"> & {
+  /**
+   * The request being scored: the x-request-id the gateway answered with.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * 0 (worst) to 1 (best).
+   *
+   * @generated from field: double score = 2;
+   */
+  score: number;
+
+  /**
+   * Free text for the ledger row; never logged, never a label, at most 4,096 characters.
+   *
+   * @generated from field: string comment = 3;
+   */
+  comment: string;
+
+  /**
+   * The catalog model that answered, when the caller knows it (e.g. from the ledger row).
+   * Empty: looked up among the requests the service observed recently.
+   *
+   * @generated from field: string model = 4;
+   */
+  model: string;
+
+  /**
+   * Set by a replica asking its peers; a peer that gets it never asks further.
+   *
+   * @generated from field: bool from_peer = 5;
+   */
+  fromPeer: boolean;
+};
+
+/**
+ * Describes the message metrics.v1.SubmitFeedbackRequest.
+ * Use `create(SubmitFeedbackRequestSchema)` to create a new message.
+ */
+export const SubmitFeedbackRequestSchema: GenMessage<SubmitFeedbackRequest> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 4);
+
+/**
+ * @generated from message metrics.v1.SubmitFeedbackResponse
+ */
+export type SubmitFeedbackResponse = Message<"metrics.v1.SubmitFeedbackResponse"> & {
+  /**
+   * The model the score was counted for.
+   *
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * True when feedback for this request id was already counted; this one changed nothing.
+   *
+   * @generated from field: bool duplicate = 2;
+   */
+  duplicate: boolean;
+};
+
+/**
+ * Describes the message metrics.v1.SubmitFeedbackResponse.
+ * Use `create(SubmitFeedbackResponseSchema)` to create a new message.
+ */
+export const SubmitFeedbackResponseSchema: GenMessage<SubmitFeedbackResponse> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 5);
+
+/**
+ * @generated from message metrics.v1.GetDashboardRequest
+ */
+export type GetDashboardRequest = Message<"metrics.v1.GetDashboardRequest"> & {
+  /**
+   * Only this replica's counts, without asking its peers.
+   *
+   * @generated from field: bool local_only = 1;
+   */
+  localOnly: boolean;
+};
+
+/**
+ * Describes the message metrics.v1.GetDashboardRequest.
+ * Use `create(GetDashboardRequestSchema)` to create a new message.
+ */
+export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 6);
+
+/**
+ * DashboardFigures are the design's four figures over sliding windows ending now.
+ *
+ * @generated from message metrics.v1.DashboardFigures
+ */
+export type DashboardFigures = Message<"metrics.v1.DashboardFigures"> & {
+  /**
+   * Requests finished in the last 60 seconds.
+   *
+   * @generated from field: double requests_per_minute = 1;
+   */
+  requestsPerMinute: number;
+
+  /**
+   * 99th percentile of request latency over the last 5 minutes, interpolated within the
+   * ai_latency_seconds buckets as Prometheus's histogram_quantile does. Unset with no requests.
+   *
+   * @generated from field: optional double p99_latency_seconds = 2;
+   */
+  p99LatencySeconds?: number | undefined;
+
+  /**
+   * Failed share of requests over the last 5 minutes. Unset with no requests.
+   *
+   * @generated from field: optional double error_rate = 3;
+   */
+  errorRate?: number | undefined;
+
+  /**
+   * Cost over the last 24 hours (to the minute).
+   *
+   * @generated from field: common.v1.Money cost_24h = 4;
+   */
+  cost24h?: Money | undefined;
+
+  /**
+   * The counts behind the ratios.
+   *
+   * @generated from field: int64 requests_5m = 5;
+   */
+  requests5m: bigint;
+
+  /**
+   * @generated from field: int64 errors_5m = 6;
+   */
+  errors5m: bigint;
+};
+
+/**
+ * Describes the message metrics.v1.DashboardFigures.
+ * Use `create(DashboardFiguresSchema)` to create a new message.
+ */
+export const DashboardFiguresSchema: GenMessage<DashboardFigures> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 7);
+
+/**
+ * ModelDashboard is one model's figures ("none" for requests that reached no model).
+ *
+ * @generated from message metrics.v1.ModelDashboard
+ */
+export type ModelDashboard = Message<"metrics.v1.ModelDashboard"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: metrics.v1.DashboardFigures figures = 2;
+   */
+  figures?: DashboardFigures | undefined;
+};
+
+/**
+ * Describes the message metrics.v1.ModelDashboard.
+ * Use `create(ModelDashboardSchema)` to create a new message.
+ */
+export const ModelDashboardSchema: GenMessage<ModelDashboard> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 8);
+
+/**
+ * @generated from message metrics.v1.GetDashboardResponse
+ */
+export type GetDashboardResponse = Message<"metrics.v1.GetDashboardResponse"> & {
+  /**
+   * Every model together.
+   *
+   * @generated from field: metrics.v1.DashboardFigures total = 1;
+   */
+  total?: DashboardFigures | undefined;
+
+  /**
+   * One entry per model with traffic in the last 24 hours, by name.
+   *
+   * @generated from field: repeated metrics.v1.ModelDashboard models = 2;
+   */
+  models: ModelDashboard[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp as_of = 3;
+   */
+  asOf?: Timestamp | undefined;
+
+  /**
+   * Replicas whose counts are included (this one among them).
+   *
+   * @generated from field: int32 replicas = 4;
+   */
+  replicas: number;
+
+  /**
+   * Peers that were discovered but did not answer; their traffic is missing from the figures.
+   *
+   * @generated from field: int32 replicas_unreachable = 5;
+   */
+  replicasUnreachable: number;
+};
+
+/**
+ * Describes the message metrics.v1.GetDashboardResponse.
+ * Use `create(GetDashboardResponseSchema)` to create a new message.
+ */
+export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 9);
+
+/**
+ * @generated from message metrics.v1.GetWindowsRequest
+ */
+export type GetWindowsRequest = Message<"metrics.v1.GetWindowsRequest"> & {
+};
+
+/**
+ * Describes the message metrics.v1.GetWindowsRequest.
+ * Use `create(GetWindowsRequestSchema)` to create a new message.
+ */
+export const GetWindowsRequestSchema: GenMessage<GetWindowsRequest> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 10);
+
+/**
+ * ModelWindow is one model's raw counts over the dashboard's windows; sums of these over
+ * replicas give the mesh-wide figures.
+ *
+ * @generated from message metrics.v1.ModelWindow
+ */
+export type ModelWindow = Message<"metrics.v1.ModelWindow"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: int64 requests_1m = 2;
+   */
+  requests1m: bigint;
+
+  /**
+   * @generated from field: int64 requests_5m = 3;
+   */
+  requests5m: bigint;
+
+  /**
+   * @generated from field: int64 errors_5m = 4;
+   */
+  errors5m: bigint;
+
+  /**
+   * Requests per latency bucket over 5 minutes, not cumulative: one count per bound of
+   * GetWindowsResponse.latency_bucket_bounds, then one for +Inf.
+   *
+   * @generated from field: repeated int64 latency_bucket_counts_5m = 5;
+   */
+  latencyBucketCounts5m: bigint[];
+
+  /**
+   * @generated from field: int64 cost_nanos_24h = 6;
+   */
+  costNanos24h: bigint;
+};
+
+/**
+ * Describes the message metrics.v1.ModelWindow.
+ * Use `create(ModelWindowSchema)` to create a new message.
+ */
+export const ModelWindowSchema: GenMessage<ModelWindow> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 11);
+
+/**
+ * @generated from message metrics.v1.GetWindowsResponse
+ */
+export type GetWindowsResponse = Message<"metrics.v1.GetWindowsResponse"> & {
+  /**
+   * Random per process, so a replica that finds itself among its peers counts once.
+   *
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+
+  /**
+   * @generated from field: repeated double latency_bucket_bounds = 2;
+   */
+  latencyBucketBounds: number[];
+
+  /**
+   * @generated from field: repeated metrics.v1.ModelWindow models = 3;
+   */
+  models: ModelWindow[];
+};
+
+/**
+ * Describes the message metrics.v1.GetWindowsResponse.
+ * Use `create(GetWindowsResponseSchema)` to create a new message.
+ */
+export const GetWindowsResponseSchema: GenMessage<GetWindowsResponse> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 12);
+
+/**
+ * MetricsService turns request observations into Prometheus metrics, takes quality feedback
+ * on answered requests, and answers the dashboard figures for the browser console.
  *
  * @generated from service metrics.v1.MetricsService
  */
@@ -174,6 +484,39 @@ export const MetricsService: GenService<{
     methodKind: "unary";
     input: typeof RecordObservationRequestSchema;
     output: typeof RecordObservationResponseSchema;
+  },
+  /**
+   * SubmitFeedback scores one answered request (0 worst, 1 best) into ai_quality_score by the
+   * model that answered it. NOT_FOUND when no replica observed the request recently and the
+   * caller gave no model.
+   *
+   * @generated from rpc metrics.v1.MetricsService.SubmitFeedback
+   */
+  submitFeedback: {
+    methodKind: "unary";
+    input: typeof SubmitFeedbackRequestSchema;
+    output: typeof SubmitFeedbackResponseSchema;
+  },
+  /**
+   * GetDashboard answers the design's four dashboard figures over sliding windows, summed
+   * over every replica of the service that answers.
+   *
+   * @generated from rpc metrics.v1.MetricsService.GetDashboard
+   */
+  getDashboard: {
+    methodKind: "unary";
+    input: typeof GetDashboardRequestSchema;
+    output: typeof GetDashboardResponseSchema;
+  },
+  /**
+   * GetWindows returns this replica's raw window counts, which a peer merges in GetDashboard.
+   *
+   * @generated from rpc metrics.v1.MetricsService.GetWindows
+   */
+  getWindows: {
+    methodKind: "unary";
+    input: typeof GetWindowsRequestSchema;
+    output: typeof GetWindowsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_metrics_v1_metrics, 0);
