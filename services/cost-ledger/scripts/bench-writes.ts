@@ -7,7 +7,11 @@
 // run), BENCH_CONCURRENCY (64 callers). Works in a throwaway schema, dropped at the end.
 import { randomUUID } from "node:crypto";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
+import {
+  BudgetPeriod,
+  CostLedgerService,
+  UsageStatus,
+} from "@mesh/contracts/ledger/v1/ledger_pb";
 import { createLogger } from "@mesh/logging";
 import { createGrpcClient } from "@mesh/rpc";
 import pg from "pg";
@@ -47,7 +51,11 @@ const results: Result[] = [];
 try {
   results.push(await benchWriter("writer, unbatched (1 row per INSERT)", 1));
   results.push(await benchWriter("writer, batched (up to 500 rows)", 500));
-  results.push(await benchGrpc());
+  results.push(await benchWriter("writer, batched + budget settlement", 500, true));
+  results.push(await benchGrpc("gRPC RecordUsage, no budgets", "tenant"));
+  await setBudgets();
+  results.push(await benchGrpc("gRPC RecordUsage, 2 budgets/tenant", "budgeted"));
+  results.push(await benchReserveAndSettle());
 
   const stored = await ledger.pool.query("SELECT count(*)::int AS n FROM usage_records");
   const expected = results.reduce((sum, r) => sum + r.rows, 0);
@@ -59,14 +67,16 @@ try {
   await ledger.stop();
 }
 
-// The writer on the ledger's own pool, without gRPC: the database side of the ceiling.
-async function benchWriter(path: string, maxBatchRows: number): Promise<Result> {
+// The writer on the ledger's own pool, without gRPC: the database side of the ceiling. With
+// `settle`, each batch also runs ledger_settle (tenant locks, budget lookup) as RecordUsage does.
+async function benchWriter(path: string, maxBatchRows: number, settle = false): Promise<Result> {
   const writer = createUsageWriter({
     pool: ledger.pool,
     logger,
     maxBatchRows,
     lingerMs: 0,
     maxInFlightBatches: 9,
+    ...(settle ? { budgets: ledger.budgets } : {}),
   });
 
   const run = await drive(async () => {
@@ -75,21 +85,68 @@ async function benchWriter(path: string, maxBatchRows: number): Promise<Result> 
   return { path, ...run, batches: writer.stats().batches };
 }
 
-// RecordUsage over gRPC from `concurrency` callers: what the gateway would see.
-async function benchGrpc(): Promise<Result> {
-  const clients = Array.from({ length: 4 }, () =>
-    createGrpcClient(CostLedgerService, `127.0.0.1:${ledger.grpcPort}`),
-  );
+// RecordUsage over gRPC from `concurrency` callers: what the gateway would see. The writer
+// settles budgets in the same transaction, so tenants with budgets cost a little more.
+async function benchGrpc(path: string, tenantPrefix: string): Promise<Result> {
+  const clients = grpcClients();
   const before = ledger.writer.stats().batches;
 
   let next = 0;
   const run = await drive(async () => {
     const client = clients[next++ % clients.length]!;
-    await client.recordUsage({ record: benchRecord() });
+    await client.recordUsage({ record: benchRecord(tenantPrefix) });
   });
 
   for (const client of clients) client.close();
-  return { path: "gRPC RecordUsage", ...run, batches: ledger.writer.stats().batches - before };
+  return { path, ...run, batches: ledger.writer.stats().batches - before };
+}
+
+// A request's full ledger path: ReserveBudget, then RecordUsage settling the reservation.
+// Rows counted are usage rows; each also took one reservation.
+async function benchReserveAndSettle(): Promise<Result> {
+  const clients = grpcClients();
+  const before = ledger.writer.stats().batches;
+
+  let next = 0;
+  const run = await drive(async () => {
+    const client = clients[next++ % clients.length]!;
+    const record = benchRecord("budgeted");
+    const reserved = await client.reserveBudget({
+      requestId: record.requestId,
+      tenant: record.tenant,
+      apiKeyId: record.apiKeyId,
+      model: record.model,
+      amount: { currencyCode: "USD", units: 0n, nanos: 2_000_000 },
+    });
+    await client.recordUsage({ record: { ...record, reservationId: reserved.reservationId } });
+  });
+
+  for (const client of clients) client.close();
+  const batches = ledger.writer.stats().batches - before;
+  return { path: "gRPC ReserveBudget + RecordUsage", ...run, batches };
+}
+
+function grpcClients() {
+  return Array.from({ length: 4 }, () =>
+    createGrpcClient(CostLedgerService, `127.0.0.1:${ledger.grpcPort}`),
+  );
+}
+
+// Seven tenants, each with a daily and a monthly budget large enough never to refuse.
+async function setBudgets(): Promise<void> {
+  const client = createGrpcClient(CostLedgerService, `127.0.0.1:${ledger.grpcPort}`);
+  for (let t = 0; t < 7; t++) {
+    for (const period of [BudgetPeriod.DAY, BudgetPeriod.MONTH]) {
+      await client.setBudget({
+        budget: {
+          tenant: `budgeted-${t}`,
+          period,
+          limit: { currencyCode: "USD", units: 1_000_000_000n },
+        },
+      });
+    }
+  }
+  client.close();
 }
 
 async function drive(once: () => Promise<void>) {
@@ -118,11 +175,11 @@ async function drive(once: () => Promise<void>) {
   };
 }
 
-function benchRecord() {
+function benchRecord(tenantPrefix: string) {
   const now = Date.now();
   return {
     requestId: randomUUID(),
-    tenant: `tenant-${now % 7}`,
+    tenant: `${tenantPrefix}-${now % 7}`,
     apiKeyId: "key-bench",
     model: "claude-haiku-3",
     provider: "simulator",
@@ -160,17 +217,19 @@ function benchRow(): UsageRow {
     cacheHit: false,
     startedAt: now.toISOString(),
     finishedAt: now.toISOString(),
+    reservationId: "",
+    prices: null,
   };
 }
 
 function print(rows: Result[], callers: number): void {
   const host = new URL(databaseUrl).host;
   console.log(`\ncost ledger writes into ${host}, ${callers} concurrent callers`);
-  console.log("path                                   rows/s   rows    p50 ms  p99 ms  INSERTs");
+  console.log("path                                   rows/s   rows    p50 ms  p99 ms  batches");
   for (const r of rows) {
     console.log(
       [
-        r.path.padEnd(37),
+        r.path.padEnd(37).slice(0, 37),
         Math.round(r.rows / r.seconds).toString().padStart(7),
         r.rows.toString().padStart(7),
         r.p50Ms.toFixed(2).padStart(8),

@@ -1,5 +1,6 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
+import { BudgetPeriod, UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
+import { moneyToNanos, usdFromNanos } from "@mesh/money";
 import { GrpcStatus, RpcError } from "@mesh/rpc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, MIGRATIONS_TABLE } from "./migrations.js";
@@ -43,7 +44,10 @@ export function describeLedgerContract(backend: string, env: () => Record<string
 
       expect(again).toEqual([]);
       expect(twice).toEqual([[], []]);
-      expect(ran.rows).toEqual([{ name: "20261201000000000_usage-records" }]);
+      expect(ran.rows).toEqual([
+        { name: "20261201000000000_usage-records" },
+        { name: "20261210000000000_budgets" },
+      ]);
       expect(await tableColumns(pool, schema)).toEqual(EXPECTED_COLUMNS);
     });
 
@@ -198,6 +202,48 @@ export function describeLedgerContract(backend: string, env: () => Record<string
       expect((noTenant as RpcError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
       expect((noTenant as RpcError).message).toBe("tenant is required");
       expect((backwards as RpcError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    });
+
+    it("reserves, settles at the actual cost and fires the 80% alert once", async () => {
+      const tenant = `budget-${Date.now()}`;
+      const now = timestampFromMs(Date.now());
+      await ledger.client.setBudget({
+        budget: { tenant, period: BudgetPeriod.DAY, limit: usdFromNanos(1_000_000n) },
+      });
+      const reserved = await ledger.client.reserveBudget({
+        requestId: "budget-req-1",
+        tenant,
+        amount: usdFromNanos(900_000n),
+      });
+      const refused = await ledger.client
+        .reserveBudget({ requestId: "budget-req-2", tenant, amount: usdFromNanos(200_000n) })
+        .catch((err: unknown) => err as RpcError);
+
+      await ledger.client.recordUsage({
+        record: sampleRecord({
+          requestId: "budget-req-1",
+          tenant,
+          reservationId: reserved.reservationId,
+          cost: usdFromNanos(850_000n),
+          startedAt: now,
+          finishedAt: now,
+        }),
+      });
+      const status = await ledger.client.getBudgetStatus({ tenant });
+      const alerts = await ledger.handle.pool.query(
+        "SELECT threshold_percent, delivery FROM budget_alerts WHERE tenant = $1",
+        [tenant],
+      );
+      const page = await (await fetch(`http://127.0.0.1:${ledger.handle.httpPort}/metrics`)).text();
+
+      expect((refused as RpcError).reason).toBe("budget_exceeded");
+      expect(moneyToNanos(status.budgets[0]?.spent)).toBe(850_000n);
+      expect(moneyToNanos(status.budgets[0]?.reserved)).toBe(0n);
+      expect(moneyToNanos(status.remaining)).toBe(150_000n);
+      expect(alerts.rows).toEqual([{ threshold_percent: 80, delivery: "skipped" }]);
+      expect(page).toContain(
+        'ai_budget_alerts_total{scope="tenant",period="day",threshold="80"} 1',
+      );
     });
 
     it("answers /ready once Postgres answers SELECT 1", async () => {

@@ -1,78 +1,407 @@
-import { CostLedgerService } from "@mesh/contracts/ledger/v1/ledger_pb";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  type Budget,
+  BudgetStateSchema,
+  CostLedgerService,
+  ReservationState,
+  type SpendRowSchema,
+  SpendGroup,
+} from "@mesh/contracts/ledger/v1/ledger_pb";
 import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
 import { GrpcStatus, RpcError, type ServiceImpl } from "@mesh/rpc";
 import type pg from "pg";
+import type {
+  BudgetSnapshot,
+  BudgetStore,
+  ReservationRow,
+  ReservationStateText,
+} from "./budget-store.js";
+import { periodFromProto, periodToProto } from "./budget-windows.js";
 import { rpcErrorFromDatabase } from "./database-errors.js";
-import { querySpend } from "./spend.js";
-import { isoFromMicros, timestampMicros, usageRowFromRecord } from "./usage-record.js";
+import { querySpend, querySpendGroups, type SpendGroupName, type SpendGroupRow } from "./spend.js";
+import { isoFromMicros, timestampMicros, usageRowFromRecord, usdNanos } from "./usage-record.js";
 import type { UsageWriter } from "./usage-writer.js";
 
 /** What the ledger's handlers need. */
 export interface LedgerDeps {
   pool: pg.Pool;
   writer: UsageWriter;
+  budgets: BudgetStore;
   logger: Logger;
 }
+
+const MAX_ID_LENGTH = 200;
+const MAX_ALERT_PERCENTS = 10;
 
 /**
  * The CostLedgerService handlers. RecordUsage: INVALID_ARGUMENT for a bad record, UNAVAILABLE
  * when Postgres cannot be reached (retry or keep it in an outbox), duplicate=true when the
- * request id was already recorded. GetSpend: exact totals over [since, until) of started_at.
+ * request id was already recorded; a record naming a held reservation settles it in the same
+ * transaction. ReserveBudget: RESOURCE_EXHAUSTED (reason budget_exceeded) when a budget of the
+ * tenant or key cannot cover the amount. Every database failure is UNAVAILABLE (retry) or a
+ * generic INTERNAL with the detail in the logs.
  */
 export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostLedgerService> {
-  const { pool, writer, logger } = deps;
+  const { pool, writer, budgets, logger } = deps;
+
+  // Runs a handler body, turning database failures into the caller's status and logging them.
+  async function guard<T>(action: string, fields: object, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      const rpcError = rpcErrorFromDatabase(err, action);
+      logDatabaseError(logger, err, rpcError, fields);
+      throw rpcError;
+    }
+  }
 
   return {
     async recordUsage(req) {
       const row = usageRowFromRecord(req.record);
 
-      try {
+      return guard("record usage", { requestId: row.requestId }, async () => {
         const { duplicate } = await writer.write(row);
         if (duplicate) logger.info({ requestId: row.requestId }, "usage already recorded");
         return { duplicate };
-      } catch (err) {
-        const rpcError = rpcErrorFromDatabase(err, "record usage");
-        logDatabaseError(logger, err, rpcError, { requestId: row.requestId });
-        throw rpcError;
-      }
+      });
     },
 
-    // TODO(#5): budgets land with issue 5; until then no budget is ever set.
-    async reserveBudget() {
-      return { reservationId: "", usedFraction: 0 };
+    async reserveBudget(req) {
+      const requestId = requiredId(req.requestId, "request_id", "invalid_reservation");
+      const tenant = requiredId(req.tenant, "tenant", "invalid_reservation");
+      const apiKeyId = optionalId(req.apiKeyId, "api_key_id", "invalid_reservation");
+      const amountNanos = usdNanos(req.amount, "amount", "invalid_reservation");
+      const input = {
+        requestId,
+        tenant,
+        apiKeyId,
+        model: optionalId(req.model, "model", "invalid_reservation"),
+        amountNanos,
+        tokens: req.tokens,
+        replacesReservationId: optionalId(
+          req.replacesReservationId,
+          "replaces_reservation_id",
+          "invalid_reservation",
+        ),
+      };
+
+      const outcome = await guard("reserve budget", { requestId, tenant }, () =>
+        budgets.reserve(input),
+      );
+      if (outcome.kind === "no_budget") return { reservationId: "", usedFraction: 0 };
+
+      return {
+        reservationId: outcome.reservationId,
+        remaining: usdFromNanos(minRemaining(outcome.budgets)),
+        usedFraction: maxUsed(outcome.budgets),
+        expiresAt: timestampFromDate(outcome.expiresAt),
+      };
     },
-    async releaseBudget() {
-      return {};
+
+    async releaseBudget(req) {
+      const reservationId = requiredId(req.reservationId, "reservation_id", "invalid_reservation");
+
+      const result = await guard("release budget", { reservationId }, () =>
+        budgets.release(reservationId),
+      );
+      return { released: result.released, state: reservationStateToProto(result.state) };
     },
-    async getBudgetStatus() {
-      return { usedFraction: 0, hasBudget: false };
+
+    async getBudgetStatus(req) {
+      const tenant = requiredId(req.tenant, "tenant", "invalid_budget_query");
+      const apiKeyId = optionalId(req.apiKeyId, "api_key_id", "invalid_budget_query");
+
+      const snapshots = await guard("read budget status", { tenant }, async () => {
+        await budgets.expireTenant(tenant);
+        return budgets.listBudgets(tenant, apiKeyId);
+      });
+      if (snapshots.length === 0) return { usedFraction: 0, hasBudget: false, budgets: [] };
+
+      return {
+        usedFraction: maxUsed(snapshots),
+        remaining: usdFromNanos(minRemaining(snapshots)),
+        hasBudget: true,
+        budgets: snapshots.map(budgetStateToProto),
+      };
+    },
+
+    async setBudget(req) {
+      const input = budgetInput(req.budget);
+
+      const snapshot = await guard("set budget", { tenant: input.tenant }, () =>
+        budgets.setBudget(input),
+      );
+      logger.info(
+        { tenant: input.tenant, apiKeyId: input.apiKeyId, period: input.period },
+        "budget set",
+      );
+      return { state: budgetStateToProto(snapshot) };
+    },
+
+    async deleteBudget(req) {
+      const tenant = requiredId(req.tenant, "tenant", "invalid_budget");
+      const apiKeyId = optionalId(req.apiKeyId, "api_key_id", "invalid_budget");
+      const period = periodFromProto(req.period);
+      if (!period) throw invalidBudget("period is required: BUDGET_PERIOD_DAY or _MONTH");
+
+      const deleted = await guard("delete budget", { tenant }, () =>
+        budgets.deleteBudget(tenant, apiKeyId, period),
+      );
+      if (deleted) logger.info({ tenant, apiKeyId, period }, "budget deleted");
+      return { deleted };
+    },
+
+    async listBudgets(req) {
+      const tenant = optionalId(req.tenant, "tenant", "invalid_budget_query");
+      const apiKeyId = optionalId(req.apiKeyId, "api_key_id", "invalid_budget_query");
+      if (apiKeyId && !tenant) {
+        throw new RpcError(
+          GrpcStatus.INVALID_ARGUMENT,
+          "api_key_id needs a tenant; pass the tenant the key belongs to",
+          "invalid_budget_query",
+        );
+      }
+
+      const snapshots = await guard("list budgets", { tenant }, async () => {
+        if (tenant) await budgets.expireTenant(tenant);
+        else await budgets.expireDue();
+        return budgets.listBudgets(tenant, apiKeyId || undefined);
+      });
+      return { budgets: snapshots.map(budgetStateToProto) };
+    },
+
+    async listReservations(req) {
+      const tenant = optionalId(req.tenant, "tenant", "invalid_reservation_query");
+      const apiKeyId = optionalId(req.apiKeyId, "api_key_id", "invalid_reservation_query");
+      const limit = boundedLimit(req.limit, 100, 1_000, "invalid_reservation_query");
+
+      const list = await guard("list reservations", { tenant }, () =>
+        budgets.listReservations(tenant, apiKeyId, limit),
+      );
+      return {
+        reservations: list.reservations.map(reservationToProto),
+        totalCount: list.totalCount,
+        totalAmount: usdFromNanos(list.totalAmountNanos),
+      };
+    },
+
+    async querySpend(req) {
+      const tenant = optionalId(req.tenant, "tenant", "invalid_spend_query");
+      const { since, until } = range(req.since, req.until);
+      const groupBy = spendGroups(req.groupBy);
+      const limit = boundedLimit(req.limit, 1_000, 10_000, "invalid_spend_query");
+
+      const result = await guard("query spend", { tenant }, () =>
+        querySpendGroups(pool, {
+          tenant,
+          apiKeyId: optionalId(req.apiKeyId, "api_key_id", "invalid_spend_query"),
+          model: optionalId(req.model, "model", "invalid_spend_query"),
+          since,
+          until,
+          groupBy,
+          limit,
+        }),
+      );
+      return {
+        rows: result.rows.map(spendRowToProto),
+        total: spendRowToProto(result.total),
+        truncated: result.truncated,
+      };
     },
 
     async getSpend(req) {
       if (!req.tenant) throw invalid("tenant is required");
 
-      const since = req.since ? isoFromMicros(timestampMicros(req.since, "since")) : undefined;
-      const until = req.until ? isoFromMicros(timestampMicros(req.until, "until")) : undefined;
-      if (since !== undefined && until !== undefined && since > until) {
-        throw invalid(`since (${since}) is after until (${until}); the range is [since, until)`);
-      }
-
-      try {
-        const totals = await querySpend(pool, { tenant: req.tenant, since, until });
-        return {
-          total: usdFromNanos(totals.costNanos),
-          requests: totals.requests,
-          inputTokens: totals.inputTokens,
-          outputTokens: totals.outputTokens,
-        };
-      } catch (err) {
-        const rpcError = rpcErrorFromDatabase(err, "read spend");
-        logDatabaseError(logger, err, rpcError, { tenant: req.tenant });
-        throw rpcError;
-      }
+      const { since, until } = range(req.since, req.until);
+      const totals = await guard("read spend", { tenant: req.tenant }, () =>
+        querySpend(pool, { tenant: req.tenant, since, until }),
+      );
+      return {
+        total: usdFromNanos(totals.costNanos),
+        requests: totals.requests,
+        inputTokens: totals.inputTokens,
+        outputTokens: totals.outputTokens,
+      };
     },
   };
+}
+
+function range(
+  sinceTs: Parameters<typeof timestampMicros>[0] | undefined,
+  untilTs: Parameters<typeof timestampMicros>[0] | undefined,
+) {
+  const since = sinceTs ? isoFromMicros(timestampMicros(sinceTs, "since")) : undefined;
+  const until = untilTs ? isoFromMicros(timestampMicros(untilTs, "until")) : undefined;
+  if (since !== undefined && until !== undefined && since > until) {
+    throw invalid(`since (${since}) is after until (${until}); the range is [since, until)`);
+  }
+  return { since, until };
+}
+
+function budgetInput(budget: Budget | undefined) {
+  if (!budget) throw invalidBudget("budget is required");
+
+  const tenant = requiredId(budget.tenant, "budget.tenant", "invalid_budget");
+  const apiKeyId = optionalId(budget.apiKeyId, "budget.api_key_id", "invalid_budget");
+  const period = periodFromProto(budget.period);
+  if (!period) throw invalidBudget("budget.period is required: BUDGET_PERIOD_DAY or _MONTH");
+  if (!budget.limit) throw invalidBudget("budget.limit is required (USD; 0 refuses every cost)");
+
+  const percents = budget.alertPercents;
+  if (percents.length > MAX_ALERT_PERCENTS) {
+    throw invalidBudget(`budget.alert_percents has ${percents.length} entries; at most 10`);
+  }
+  const bad = percents.find((p) => p < 1 || p > 1_000);
+  if (bad !== undefined) {
+    throw invalidBudget(`budget.alert_percents has ${bad}; each must be within 1..1000`);
+  }
+  const limitTokens = budget.limitTokens;
+  if (limitTokens !== undefined && limitTokens > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw invalidBudget(`budget.limit_tokens is ${limitTokens}; at most 2^53-1 is allowed`);
+  }
+
+  return {
+    tenant,
+    apiKeyId,
+    period,
+    limitNanos: usdNanos(budget.limit, "budget.limit", "invalid_budget"),
+    limitTokens: limitTokens ?? null,
+    alertPercents: [...new Set(percents)].sort((a, b) => a - b),
+  };
+}
+
+function spendGroups(groups: SpendGroup[]): SpendGroupName[] {
+  const names: SpendGroupName[] = [];
+  for (const g of groups) {
+    const name = SPEND_GROUP_NAMES.get(g);
+    if (!name) {
+      throw new RpcError(
+        GrpcStatus.INVALID_ARGUMENT,
+        `group_by has ${g}; use SPEND_GROUP_TENANT, _API_KEY, _MODEL or _DAY`,
+        "invalid_spend_query",
+      );
+    }
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+const SPEND_GROUP_NAMES = new Map<SpendGroup, SpendGroupName>([
+  [SpendGroup.TENANT, "tenant"],
+  [SpendGroup.API_KEY, "api_key"],
+  [SpendGroup.MODEL, "model"],
+  [SpendGroup.DAY, "day"],
+]);
+
+function boundedLimit(value: number, fallback: number, max: number, reason: string): number {
+  if (value === 0) return fallback;
+  if (value > max) {
+    throw new RpcError(
+      GrpcStatus.INVALID_ARGUMENT,
+      `limit is ${value}; at most ${max} are allowed`,
+      reason,
+    );
+  }
+  return value;
+}
+
+function budgetStateToProto(s: BudgetSnapshot): MessageInitShape<typeof BudgetStateSchema> {
+  const b = s.budget;
+  return {
+    budget: {
+      tenant: b.tenant,
+      apiKeyId: b.apiKeyId,
+      period: periodToProto(b.period),
+      limit: usdFromNanos(b.limitNanos),
+      ...(b.limitTokens === null ? {} : { limitTokens: b.limitTokens }),
+      alertPercents: b.alertPercents,
+    },
+    windowStart: timestampFromDate(s.windowStart),
+    windowEnd: timestampFromDate(s.windowEnd),
+    spent: usdFromNanos(s.totals.spentNanos),
+    reserved: usdFromNanos(s.totals.reservedNanos),
+    remaining: usdFromNanos(s.remainingNanos),
+    spentTokens: s.totals.spentTokens,
+    reservedTokens: s.totals.reservedTokens,
+    usedFraction: s.usedFraction,
+    alertPercents: s.alertPercents,
+  };
+}
+
+function reservationToProto(r: ReservationRow) {
+  return {
+    reservationId: r.reservationId,
+    requestId: r.requestId,
+    tenant: r.tenant,
+    apiKeyId: r.apiKeyId,
+    model: r.model,
+    amount: usdFromNanos(r.amountNanos),
+    tokens: r.tokens,
+    state: reservationStateToProto(r.state),
+    createdAt: timestampFromDate(r.createdAt),
+    expiresAt: timestampFromDate(r.expiresAt),
+  };
+}
+
+function reservationStateToProto(state: ReservationStateText): ReservationState {
+  switch (state) {
+    case "held":
+      return ReservationState.HELD;
+    case "settled":
+      return ReservationState.SETTLED;
+    case "released":
+      return ReservationState.RELEASED;
+    case "expired":
+      return ReservationState.EXPIRED;
+    case "replaced":
+      return ReservationState.REPLACED;
+  }
+}
+
+function spendRowToProto(r: SpendGroupRow): MessageInitShape<typeof SpendRowSchema> {
+  return {
+    tenant: r.tenant,
+    apiKeyId: r.apiKeyId,
+    model: r.model,
+    day: r.day,
+    cost: usdFromNanos(r.costNanos),
+    requests: r.requests,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    cacheReadTokens: r.cacheReadTokens,
+    cacheWriteTokens: r.cacheWriteTokens,
+    reasoningTokens: r.reasoningTokens,
+  };
+}
+
+function minRemaining(snapshots: BudgetSnapshot[]): bigint {
+  return snapshots.reduce(
+    (min, s) => (s.remainingNanos < min ? s.remainingNanos : min),
+    snapshots[0]?.remainingNanos ?? 0n,
+  );
+}
+
+function maxUsed(snapshots: BudgetSnapshot[]): number {
+  return snapshots.reduce((max, s) => Math.max(max, s.usedFraction), 0);
+}
+
+function requiredId(value: string, field: string, reason: string): string {
+  const text = optionalId(value, field, reason);
+  if (!text) throw new RpcError(GrpcStatus.INVALID_ARGUMENT, `${field} is required`, reason);
+  return text;
+}
+
+function optionalId(value: string, field: string, reason: string): string {
+  if (value.length > MAX_ID_LENGTH || value.includes("\u0000")) {
+    throw new RpcError(
+      GrpcStatus.INVALID_ARGUMENT,
+      `${field} must be at most 200 characters without NUL`,
+      reason,
+    );
+  }
+  return value;
 }
 
 function logDatabaseError(logger: Logger, err: unknown, rpcError: RpcError, fields: object) {
@@ -84,4 +413,8 @@ function logDatabaseError(logger: Logger, err: unknown, rpcError: RpcError, fiel
 
 function invalid(message: string): RpcError {
   return new RpcError(GrpcStatus.INVALID_ARGUMENT, message, "invalid_spend_query");
+}
+
+function invalidBudget(message: string): RpcError {
+  return new RpcError(GrpcStatus.INVALID_ARGUMENT, message, "invalid_budget");
 }

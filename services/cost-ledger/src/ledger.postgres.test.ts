@@ -1,13 +1,13 @@
-import { connect, createServer, type Server, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
 import { GrpcStatus, RpcError } from "@mesh/rpc";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeLedgerContract } from "./ledger-contract.testkit.js";
 import {
   freshSchemaName,
+  MIGRATION_COUNT,
   readRow,
   sampleRecord,
+  startTcpProxy,
   startTestLedger,
   TEST_DATABASE_URL,
 } from "./ledger.testkit.js";
@@ -106,57 +106,10 @@ describe("cost ledger on postgres, when things go wrong", () => {
       const viaA = await a.client.recordUsage({ record });
       const viaB = await b.client.recordUsage({ record });
 
-      expect(ran.rows[0].n).toBe(1);
+      expect(ran.rows[0].n).toBe(MIGRATION_COUNT);
       expect([viaA.duplicate, viaB.duplicate]).toEqual([false, true]);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
   });
 });
-
-interface TcpProxy {
-  port: number;
-  /** Stops listening and cuts every open connection, as a Postgres outage would. */
-  close(): Promise<void>;
-  /** Listens again on the same port. */
-  reopen(): Promise<void>;
-}
-
-// A TCP relay in front of the real Postgres, so a test can take the database away and back.
-async function startTcpProxy(targetPort: string): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-
-  const listen = async () => {
-    server = createServer((client) => {
-      const upstream = connect(Number(targetPort), "127.0.0.1");
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on("error", () => undefined);
-        s.on("close", () => {
-          sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server!.listen(port, "127.0.0.1", resolve));
-    port = (server!.address() as AddressInfo).port;
-  };
-
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    async close() {
-      const closing = server;
-      server = undefined;
-      for (const s of sockets) s.destroy();
-      if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
-    },
-    reopen: listen,
-  };
-}

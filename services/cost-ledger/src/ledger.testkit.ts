@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
@@ -142,7 +145,15 @@ export const EXPECTED_COLUMNS = [
   "started_at timestamp with time zone",
   "finished_at timestamp with time zone",
   "recorded_at timestamp with time zone",
+  "reservation_id text",
+  "input_nanos_per_mtok bigint",
+  "output_nanos_per_mtok bigint",
+  "cache_read_nanos_per_mtok bigint",
+  "cache_write_nanos_per_mtok bigint",
 ];
+
+/** How many migrations the ledger has; a fresh schema runs them all once. */
+export const MIGRATION_COUNT = 2;
 
 /** The columns of usage_records in a schema, as "name type" in ordinal order. */
 export async function tableColumns(pool: pg.Pool, schema: string): Promise<string[]> {
@@ -152,4 +163,161 @@ export async function tableColumns(pool: pg.Pool, schema: string): Promise<strin
     [schema],
   );
   return result.rows.map((r) => r.c);
+}
+
+/** A ledger running as its own Node process, as in production. */
+export interface LedgerProcess {
+  grpcPort: number;
+  httpPort: number;
+  client: GrpcClient<typeof CostLedgerService>;
+  /** Its JSON log lines so far. */
+  logs: string[];
+  child: ChildProcess;
+  /** Kills it with SIGKILL (no drain, no flush) and waits for the exit. */
+  kill(): Promise<void>;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+}
+
+const SERVICE_DIR = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * Starts `src/main.ts` in a child process with the given environment (ports default to free
+ * ones chosen here, so a restart can reuse them) and waits until /ready answers 200.
+ */
+export async function spawnLedger(env: Record<string, string>): Promise<LedgerProcess> {
+  const grpcPort = Number(env.LEDGER_GRPC_PORT ?? (await freePort()));
+  const httpPort = Number(env.LEDGER_HTTP_PORT ?? (await freePort()));
+  const baseEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^(ANTHROPIC|OPENAI|OTEL)_/.test(key)) baseEnv[key] = value;
+  }
+
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: SERVICE_DIR,
+    env: {
+      ...baseEnv,
+      LOG_LEVEL: "info",
+      SHUTDOWN_DEADLINE_MS: "3000",
+      ...env,
+      LEDGER_GRPC_PORT: String(grpcPort),
+      LEDGER_HTTP_PORT: String(httpPort),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop() ?? "";
+      logs.push(...lines.filter((l) => l));
+    });
+  }
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`ledger exited with ${child.exitCode}:\n${logs.slice(-10).join("\n")}`);
+    }
+    const ready = await fetch(`http://127.0.0.1:${httpPort}/ready`).catch(() => undefined);
+    if (ready?.status === 200) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`ledger not ready within 60 s:\n${logs.slice(-10).join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const client = createGrpcClient(CostLedgerService, `127.0.0.1:${grpcPort}`);
+  const end = async (signal: NodeJS.Signals) => {
+    client.close();
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    grpcPort,
+    httpPort,
+    client,
+    logs,
+    child,
+    kill: () => end("SIGKILL"),
+    stop: () => end("SIGTERM"),
+  };
+}
+
+/** A TCP port free right now on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Catalog prices of claude-sonnet-4 in nano-dollars per million tokens ($3/$15/$0.30/$3.75). */
+export const SONNET_PRICES = {
+  inputNanosPerMtok: 3_000_000_000n,
+  outputNanosPerMtok: 15_000_000_000n,
+  cacheReadNanosPerMtok: 300_000_000n,
+  cacheWriteNanosPerMtok: 3_750_000_000n,
+};
+
+/** Reads one gauge or counter sample from a Prometheus text page; undefined when absent. */
+export function metricValue(page: string, series: string): number | undefined {
+  const line = page.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** A TCP relay a test can cut and restore. */
+export interface TcpProxy {
+  port: number;
+  /** Stops listening and cuts every open connection, as a Postgres outage would. */
+  close(): Promise<void>;
+  /** Listens again on the same port. */
+  reopen(): Promise<void>;
+}
+
+/** A TCP relay in front of the real Postgres, so a test can take the database away and back. */
+export async function startTcpProxy(targetPort: string): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+
+  const listen = async () => {
+    server = createServer((client) => {
+      const upstream = connect(Number(targetPort), "127.0.0.1");
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on("error", () => undefined);
+        s.on("close", () => {
+          sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server!.listen(port, "127.0.0.1", resolve));
+    port = (server!.address() as AddressInfo).port;
+  };
+
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    async close() {
+      const closing = server;
+      server = undefined;
+      for (const s of sockets) s.destroy();
+      if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
+    },
+    reopen: listen,
+  };
 }

@@ -3,9 +3,12 @@ import { onShutdownSignal, startProbeServer } from "@mesh/lifecycle";
 import type { Logger } from "@mesh/logging";
 import { registerService, startGrpcServer } from "@mesh/rpc";
 import type pg from "pg";
+import { createAlertDispatcher, type AlertDispatcher } from "./alerts.js";
+import { createBudgetStore, type BudgetStore } from "./budget-store.js";
 import type { LedgerConfig } from "./config.js";
 import { describeDatabase, openDatabase, type LedgerDatabase } from "./database.js";
 import { createLedgerHandlers } from "./ledger-service.js";
+import { createLedgerMetrics, type LedgerMetrics } from "./metrics.js";
 import { applyMigrations } from "./migrations.js";
 import { createUsageWriter, type UsageWriter } from "./usage-writer.js";
 
@@ -18,6 +21,9 @@ export interface CostLedgerHandle {
   /** Schema holding usage_records. */
   schema: string;
   writer: UsageWriter;
+  budgets: BudgetStore;
+  alerts: AlertDispatcher;
+  metrics: LedgerMetrics;
   /** Drains gRPC, closes the pool, stops embedded Postgres, flushes telemetry. */
   stop(): Promise<void>;
 }
@@ -31,7 +37,9 @@ export interface StartOptions {
 /**
  * Starts the cost ledger: opens Postgres (DATABASE_URL, or embedded PGlite on
  * LEDGER_DATA_DIR), applies migrations, then serves CostLedgerService over gRPC and
- * /health, /ready (`SELECT 1`) over HTTP. Load after telemetry starts so pg is instrumented.
+ * /health, /ready (`SELECT 1`) and /metrics over HTTP. Expired reservations are swept and
+ * pending budget alerts re-polled in the background. Load after telemetry starts so pg is
+ * instrumented.
  */
 export async function startCostLedgerService(
   config: LedgerConfig,
@@ -54,6 +62,55 @@ export async function startCostLedgerService(
     throw err;
   }
 
+
+  const metrics = createLedgerMetrics(
+    {
+      budgets: async (limit) => {
+        const snapshots = await budgets.listBudgets("", undefined, limit);
+        return snapshots.map((s) => ({
+          tenant: s.budget.tenant,
+          apiKeyId: s.budget.apiKeyId,
+          period: s.budget.period,
+          remainingNanos: s.remainingNanos,
+          reservedNanos: s.totals.reservedNanos,
+          usedFraction: s.usedFraction,
+        }));
+      },
+      reservationsInFlight: async () => {
+        const result = await db.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM budget_reservations WHERE state = 'held' " +
+            "AND expires_at > now()",
+        );
+        return result.rows[0]?.n ?? 0;
+      },
+    },
+    logger,
+    config.LEDGER_METRICS_MAX_BUDGETS,
+  );
+  const alerts = createAlertDispatcher({
+    pool: db.pool,
+    logger,
+    metrics,
+    webhookUrl: config.LEDGER_ALERT_WEBHOOK_URL,
+    timeoutMs: config.LEDGER_ALERT_WEBHOOK_TIMEOUT_MS,
+    attempts: config.LEDGER_ALERT_RETRY_ATTEMPTS,
+    retryInitialMs: config.LEDGER_ALERT_RETRY_INITIAL_MS,
+    retryMaxMs: config.LEDGER_ALERT_RETRY_MAX_MS,
+    pollMs: config.LEDGER_ALERT_POLL_MS,
+    giveUpMs: config.LEDGER_ALERT_GIVE_UP_MS,
+  });
+  const budgets = createBudgetStore({
+    pool: db.pool,
+    schema: db.schema,
+    logger,
+    metrics,
+    reservationTtlMs: config.LEDGER_RESERVATION_TTL_MS,
+    defaultAlertPercents: config.LEDGER_ALERT_THRESHOLDS,
+    alertDelivery: { deliver: alerts.delivers, leaseMs: alerts.leaseMs },
+    onAlerts: (fired) => alerts.fired(fired),
+  });
+  const sweeper = startSweeper(budgets, logger, config.LEDGER_RESERVATION_SWEEP_MS);
+
   const writer = createUsageWriter({
     pool: db.pool,
     logger,
@@ -62,6 +119,7 @@ export async function startCostLedgerService(
     // Leave a connection for GetSpend and /ready while writes are at full speed.
     maxInFlightBatches: Math.max(1, config.LEDGER_POOL_MAX - 1),
     maxQueuedRows: config.LEDGER_MAX_QUEUED_ROWS,
+    budgets,
   });
 
   const grpc = await startGrpcServer({
@@ -70,7 +128,10 @@ export async function startCostLedgerService(
     logger,
     tracerName: "cost-ledger",
     services: [
-      registerService(CostLedgerService, createLedgerHandlers({ pool: db.pool, writer, logger })),
+      registerService(
+        CostLedgerService,
+        createLedgerHandlers({ pool: db.pool, writer, budgets, logger }),
+      ),
     ],
   });
 
@@ -78,12 +139,22 @@ export async function startCostLedgerService(
     host: config.HTTP_HOST,
     port: config.LEDGER_HTTP_PORT,
     checks: { postgres: () => db.ping() },
+    routes: async (req, res) => {
+      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") return false;
+
+      const body = await metrics.render();
+      res.writeHead(200, { "content-type": metrics.registry.contentType });
+      res.end(body);
+      return true;
+    },
   });
 
   let stopping: Promise<void> | undefined;
   const steps = [
     { name: "drain grpc", run: () => drain(grpc, http, config.SHUTDOWN_DEADLINE_MS) },
     { name: "flush writes", run: () => writer.flush() },
+    { name: "stop sweeper", run: () => sweeper.stop() },
+    { name: "stop alert delivery", run: () => alerts.stop() },
     { name: "close pool", run: () => db.endPool() },
     { name: "stop embedded postgres", run: () => db.stopEmbedded() },
     { name: "close probes", run: () => http.close() },
@@ -114,7 +185,36 @@ export async function startCostLedgerService(
     pool: db.pool,
     schema: db.schema,
     writer,
+    budgets,
+    alerts,
+    metrics,
     stop,
+  };
+}
+
+// Releases reservations whose callers vanished; every replica sweeps, the tenant lock keeps
+// them from releasing one reservation twice.
+function startSweeper(budgets: BudgetStore, logger: Logger, intervalMs: number) {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = budgets
+      .expireDue()
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        logger.warn({ err }, "could not expire reservations; retrying next interval");
+      })
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
   };
 }
 

@@ -52,7 +52,7 @@ describe("cost ledger tracing", () => {
     const batch = inTrace.find((s) => s.name === "ledger.insert_usage_batch");
     const query = inTrace.find((s) => {
       const sql = s.attributes["db.statement"] ?? s.attributes["db.query.text"] ?? "";
-      return String(sql).startsWith("INSERT INTO usage_records");
+      return String(sql).includes("INSERT INTO usage_records");
     });
 
     expect(query).toBeDefined();

@@ -7,7 +7,19 @@ import { isoFromMicros, usageRowFromRecord } from "./usage-record.js";
 describe("usageRowFromRecord", () => {
   it("maps a complete record to a row", () => {
     const row = usageRowFromRecord(
-      recordMessage(sampleRecord({ requestId: "req-1", cost: { units: 1n, nanos: 5 } })),
+      recordMessage(
+        sampleRecord({
+          requestId: "req-1",
+          cost: { units: 1n, nanos: 5 },
+          reservationId: "res-9",
+          prices: {
+            inputNanosPerMtok: 3_000_000_000n,
+            outputNanosPerMtok: 15_000_000_000n,
+            cacheReadNanosPerMtok: 300_000_000n,
+            cacheWriteNanosPerMtok: 3_750_000_000n,
+          },
+        }),
+      ),
     );
 
     expect(row).toEqual({
@@ -32,7 +44,21 @@ describe("usageRowFromRecord", () => {
       cacheHit: false,
       startedAt: "2026-11-05T10:00:00.123000Z",
       finishedAt: "2026-11-05T10:00:00.935000Z",
+      reservationId: "res-9",
+      prices: {
+        inputNanosPerMTok: 3_000_000_000n,
+        outputNanosPerMTok: 15_000_000_000n,
+        cacheReadNanosPerMTok: 300_000_000n,
+        cacheWriteNanosPerMTok: 3_750_000_000n,
+      },
     });
+  });
+
+  it("keeps prices unset when the caller sent none", () => {
+    const row = usageRowFromRecord(recordMessage(sampleRecord()));
+
+    expect(row.prices).toBeNull();
+    expect(row.reservationId).toBe("");
   });
 
   it("takes a missing finish time as now and a missing start as finish minus latency", () => {
@@ -53,13 +79,18 @@ describe("usageRowFromRecord", () => {
     [{ requestId: "" }, "record.request_id is required: the mesh's own request id"],
     [{ requestId: "r".repeat(201) }, "record.request_id has 201 characters; at most 200"],
     [{ tenant: "" }, "record.tenant is required"],
-    [{ cost: { nanos: -1 } }, "record.cost is -0.000000001 USD; cost must not be negative"],
+    [{ cost: { nanos: -1 } }, "record.cost is -0.000000001 USD; it must not be negative"],
     [{ cost: { units: 1n, nanos: -1 } }, "record.cost.units and record.cost.nanos must have"],
     [{ cost: { nanos: 1_000_000_000 } }, "record.cost.nanos is 1000000000; it must lie within"],
     [{ cost: { currencyCode: "EUR", units: 1n } }, 'currency_code is "EUR"; the ledger'],
     [{ status: 0 }, "record.status is 0; use OK, ERROR, BLOCKED or CANCELLED"],
     [{ model: "bad\u0000model" }, "record.model contains a NUL character"],
     [{ startedAt: { seconds: 253_402_300_800n } }, "record.started_at is outside 0001-01-01"],
+    [{ reservationId: "x".repeat(201) }, "record.reservation_id has 201 characters"],
+    [
+      { prices: { inputNanosPerMtok: 1n, outputNanosPerMtok: -1n } },
+      "record.prices.output_nanos_per_mtok is -1; prices must not be negative",
+    ],
   ])("rejects %o with INVALID_ARGUMENT", (overrides, message) => {
     const record = recordMessage(sampleRecord(overrides));
 

@@ -1,4 +1,5 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Money } from "@mesh/contracts/common/v1/money_pb";
 import { UsageStatus, type UsageRecord } from "@mesh/contracts/ledger/v1/ledger_pb";
 import { formatUsd, moneyToNanos } from "@mesh/money";
 import { GrpcStatus, RpcError } from "@mesh/rpc";
@@ -32,18 +33,30 @@ export interface UsageRow {
   cacheHit: boolean;
   startedAt: string;
   finishedAt: string;
+  /** The reservation this row settles; "" when none. */
+  reservationId: string;
+  /** Prices the cost was computed at; null when the caller sent none. */
+  prices: RowPrices | null;
+}
+
+/** A model's prices in nano-dollars per million tokens, as stored beside a usage row. */
+export interface RowPrices {
+  inputNanosPerMTok: bigint;
+  outputNanosPerMTok: bigint;
+  cacheReadNanosPerMTok: bigint;
+  cacheWriteNanosPerMTok: bigint;
 }
 
 /** A column the batch insert writes: its name, Postgres type and value in a row. */
 export interface UsageColumn {
   name: string;
   pgType: string;
-  value(row: UsageRow): string | number | boolean;
+  value(row: UsageRow): string | number | boolean | null;
 }
 
 /**
  * The columns RecordUsage writes, in insert order. recorded_at is left to its default. A new
- * column (e.g. the price version of #5) is one migration plus one entry here.
+ * column is one migration plus one entry here.
  */
 export const USAGE_COLUMNS: readonly UsageColumn[] = [
   { name: "request_id", pgType: "text", value: (r) => r.requestId },
@@ -67,7 +80,28 @@ export const USAGE_COLUMNS: readonly UsageColumn[] = [
   { name: "cache_hit", pgType: "boolean", value: (r) => r.cacheHit },
   { name: "started_at", pgType: "timestamptz", value: (r) => r.startedAt },
   { name: "finished_at", pgType: "timestamptz", value: (r) => r.finishedAt },
+  { name: "reservation_id", pgType: "text", value: (r) => r.reservationId },
+  { name: "input_nanos_per_mtok", pgType: "bigint", value: (r) => price(r, "inputNanosPerMTok") },
+  {
+    name: "output_nanos_per_mtok",
+    pgType: "bigint",
+    value: (r) => price(r, "outputNanosPerMTok"),
+  },
+  {
+    name: "cache_read_nanos_per_mtok",
+    pgType: "bigint",
+    value: (r) => price(r, "cacheReadNanosPerMTok"),
+  },
+  {
+    name: "cache_write_nanos_per_mtok",
+    pgType: "bigint",
+    value: (r) => price(r, "cacheWriteNanosPerMTok"),
+  },
 ];
+
+function price(row: UsageRow, key: keyof RowPrices): string | null {
+  return row.prices ? row.prices[key].toString() : null;
+}
 
 const MAX_ID_LENGTH = 200;
 const MICROS_PER_SECOND = 1_000_000n;
@@ -77,9 +111,9 @@ const MAX_SECONDS = 253_402_300_799n;
 
 /**
  * Validates a RecordUsage record and turns it into a row. Throws INVALID_ARGUMENT naming the
- * field when the request id or tenant is missing, the cost is negative or not USD, or the
- * status is unspecified. A missing finished_at is the time of recording; a missing started_at
- * is finished_at minus latency_ms.
+ * field when the request id or tenant is missing, the cost is negative or not USD, a price is
+ * negative, or the status is unspecified. A missing finished_at is the time of recording; a
+ * missing started_at is finished_at minus latency_ms.
  */
 export function usageRowFromRecord(record: UsageRecord | undefined, now = new Date()): UsageRow {
   if (!record) throw invalid("record is required");
@@ -127,6 +161,8 @@ export function usageRowFromRecord(record: UsageRecord | undefined, now = new Da
     cacheHit: record.cacheHit,
     startedAt: isoFromMicros(startedMicros),
     finishedAt: isoFromMicros(finishedMicros),
+    reservationId: boundedText(record.reservationId, "record.reservation_id"),
+    prices: prices(record),
   };
 }
 
@@ -149,25 +185,58 @@ export function isoFromMicros(micros: bigint): string {
 }
 
 function cost(record: UsageRecord): { costNanos: bigint; currency: string } {
-  const money = record.cost;
-  if (!money) return { costNanos: 0n, currency: "USD" };
+  const costNanos = usdNanos(record.cost, "record.cost", "invalid_usage_record");
+  return { costNanos, currency: "USD" };
+}
 
+/**
+ * Integer nano-dollars of a non-negative USD Money (absent = 0). Throws INVALID_ARGUMENT with
+ * `reason`, naming `field`, for another currency, nanos out of range, mixed signs or a
+ * negative amount.
+ */
+export function usdNanos(money: Money | undefined, field: string, reason: string): bigint {
+  if (!money) return 0n;
+
+  const fail = (message: string) => new RpcError(GrpcStatus.INVALID_ARGUMENT, message, reason);
   const currency = money.currencyCode || "USD";
   if (currency !== "USD") {
-    throw invalid(`record.cost.currency_code is "${currency}"; the ledger records USD only`);
+    throw fail(`${field}.currency_code is "${currency}"; the ledger records USD only`);
   }
   if (money.nanos <= -1_000_000_000 || money.nanos >= 1_000_000_000) {
-    throw invalid(`record.cost.nanos is ${money.nanos}; it must lie within ±999,999,999`);
+    throw fail(`${field}.nanos is ${money.nanos}; it must lie within ±999,999,999`);
   }
   if ((money.units > 0n && money.nanos < 0) || (money.units < 0n && money.nanos > 0)) {
-    throw invalid("record.cost.units and record.cost.nanos must have the same sign");
+    throw fail(`${field}.units and ${field}.nanos must have the same sign`);
   }
 
-  const costNanos = moneyToNanos(money);
-  if (costNanos < 0n) {
-    throw invalid(`record.cost is -${formatUsd(-costNanos)} USD; cost must not be negative`);
+  const nanos = moneyToNanos(money);
+  if (nanos < 0n) {
+    throw fail(`${field} is -${formatUsd(-nanos)} USD; it must not be negative`);
   }
-  return { costNanos, currency };
+  return nanos;
+}
+
+function prices(record: UsageRecord): RowPrices | null {
+  const p = record.prices;
+  if (!p) return null;
+
+  const entries = [
+    ["input_nanos_per_mtok", p.inputNanosPerMtok],
+    ["output_nanos_per_mtok", p.outputNanosPerMtok],
+    ["cache_read_nanos_per_mtok", p.cacheReadNanosPerMtok],
+    ["cache_write_nanos_per_mtok", p.cacheWriteNanosPerMtok],
+  ] as const;
+  for (const [field, value] of entries) {
+    if (value < 0n) {
+      throw invalid(`record.prices.${field} is ${value}; prices must not be negative`);
+    }
+  }
+  return {
+    inputNanosPerMTok: p.inputNanosPerMtok,
+    outputNanosPerMTok: p.outputNanosPerMtok,
+    cacheReadNanosPerMTok: p.cacheReadNanosPerMtok,
+    cacheWriteNanosPerMTok: p.cacheWriteNanosPerMtok,
+  };
 }
 
 function statusText(status: UsageStatus): UsageStatusText {
@@ -189,6 +258,14 @@ function statusText(status: UsageStatus): UsageStatusText {
 function text(value: string, field: string): string {
   if (value.includes("\u0000")) throw invalid(`${field} contains a NUL character`);
   return value;
+}
+
+function boundedText(value: string, field: string): string {
+  const checked = text(value, field);
+  if (checked.length > MAX_ID_LENGTH) {
+    throw invalid(`${field} has ${checked.length} characters; at most 200 are allowed`);
+  }
+  return checked;
 }
 
 function invalid(message: string): RpcError {

@@ -2,6 +2,7 @@ import type { Logger } from "@mesh/logging";
 import { GrpcStatus, RpcError } from "@mesh/rpc";
 import { context, SpanStatusCode, trace, type Context, type Link } from "@opentelemetry/api";
 import type pg from "pg";
+import type { BudgetStore, SettleJson } from "./budget-store.js";
 import { isTransientDatabaseError } from "./database-errors.js";
 import { USAGE_COLUMNS, type UsageRow } from "./usage-record.js";
 
@@ -20,6 +21,11 @@ export interface UsageWriterOptions {
   maxInFlightBatches: number;
   /** Rows waiting at most (default 10,000); beyond this writes are refused as UNAVAILABLE. */
   maxQueuedRows?: number;
+  /**
+   * Settles reservations and counts spend against budgets in the transaction that inserts the
+   * rows; without it rows are inserted alone (benchmarks of the bare insert).
+   */
+  budgets?: BudgetStore;
 }
 
 /** The outcome of one write. */
@@ -51,12 +57,14 @@ const MAX_SPAN_LINKS = 128;
 /**
  * Creates the batching writer: rows from concurrent RecordUsage calls share one
  * `INSERT … SELECT FROM unnest(…) ON CONFLICT (request_id) DO NOTHING RETURNING request_id`,
- * so throughput grows with load while a lone call is sent at once.
+ * so throughput grows with load while a lone call is sent at once. With `budgets`, the same
+ * statement settles the rows' reservations and adds their cost to the budget windows.
  */
 export function createUsageWriter(options: UsageWriterOptions): UsageWriter {
-  const { pool, logger, maxBatchRows, lingerMs, maxInFlightBatches } = options;
+  const { pool, logger, maxBatchRows, lingerMs, maxInFlightBatches, budgets } = options;
   const maxQueuedRows = options.maxQueuedRows ?? 10_000;
   const insertSql = buildInsertSql();
+  const settleSql = buildInsertAndSettleSql();
 
   let queue: Pending[] = [];
   let inFlight = 0;
@@ -178,8 +186,22 @@ export function createUsageWriter(options: UsageWriterOptions): UsageWriter {
 
   async function insertRows(rows: UsageRow[]): Promise<Set<string>> {
     const values = USAGE_COLUMNS.map((column) => rows.map((row) => column.value(row)));
-    const result = await pool.query<{ request_id: string }>(insertSql, values);
-    return new Set(result.rows.map((r) => r.request_id));
+    if (!budgets) {
+      const result = await pool.query<{ request_id: string }>(insertSql, values);
+      return new Set(result.rows.map((r) => r.request_id));
+    }
+
+    // One statement, one round trip: the insert, then ledger_settle under the tenants' locks,
+    // committed together. Only rows new to the table count, so a retry never counts twice.
+    const { namespace, tail } = budgets.settleParams();
+    const result = await pool.query<{ inserted: string[]; settled: SettleJson }>(settleSql, [
+      ...values,
+      namespace,
+      ...tail,
+    ]);
+    const row = result.rows[0]!;
+    budgets.settled(row.settled);
+    return new Set(row.inserted);
   }
 
   function settleIdle(): void {
@@ -200,6 +222,21 @@ export function createUsageWriter(options: UsageWriterOptions): UsageWriter {
     },
     stats: () => ({ queuedRows: queue.length, inFlightBatches: inFlight, batches }),
   };
+}
+
+// The insert feeding the inserted rows to ledger_settle (see the budgets migration), which
+// settles their reservations and counts their cost against budgets in the same statement.
+function buildInsertAndSettleSql(): string {
+  const first = USAGE_COLUMNS.length + 1;
+  const tokens = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens";
+  return (
+    `WITH ins AS (${buildInsertSql()}, tenant, api_key_id, reservation_id, cost_nanos, ` +
+    `${tokens} AS tokens, started_at) ` +
+    "SELECT (SELECT COALESCE(array_agg(request_id), '{}') FROM ins) AS inserted, " +
+    `ledger_settle($${first}, (SELECT jsonb_agg(jsonb_build_object('q', request_id, ` +
+    "'t', tenant, 'k', api_key_id, 'r', reservation_id, 'c', cost_nanos, 'n', tokens, " +
+    `'s', started_at)) FROM ins), $${first + 1}::int[], $${first + 2}, $${first + 3}) AS settled`
+  );
 }
 
 // One array parameter per column keeps the statement text the same for any batch size.

@@ -1,0 +1,8 @@
+export {
+  createUsageOutbox,
+  type OutboxLogger,
+  type SubmitOutcome,
+  type UsageOutbox,
+  type UsageOutboxOptions,
+  type UsageRecordInput,
+} from "./usage-outbox.js";
