@@ -238,6 +238,8 @@ function expectServiceFacts(objects: K8sObject[], svc: MeshService, replicas: nu
   expect(env.get("GRPC_HOST")?.value).toBe("0.0.0.0");
   for (const name of COMMON_ENV) expect(env.has(name), name).toBe(true);
 
+  // Endpoints and DNS must drop the pod before SIGTERM stops it taking new calls.
+  expect(preStopSleepSeconds(deployment)).toBeGreaterThanOrEqual(5);
   // The kubelet's SIGKILL must come after the preStop sleep and the service's own deadline.
   const deadlineMs = Number(env.get("SHUTDOWN_DEADLINE_MS")?.value);
   expect(deadlineMs).toBeGreaterThanOrEqual(10_000);
@@ -259,21 +261,40 @@ function expectServiceFacts(objects: K8sObject[], svc: MeshService, replicas: nu
   named(ofKind<K8sObject>(objects, "ServiceAccount"), svc.name);
 }
 
+/**
+ * Each service's autoscaling: the gateway as the design sets it, the others on their own
+ * bounds and targets (issue 7), since what limits them differs.
+ */
+const AUTOSCALING: Record<MeshService["name"], { min: number; max: number; cpu: number;
+  memory?: number }> = {
+  gateway: { min: 3, max: 20, cpu: 70 },
+  orchestrator: { min: 3, max: 30, cpu: 60, memory: 75 },
+  guardrails: { min: 3, max: 40, cpu: 60 },
+  "cost-ledger": { min: 2, max: 6, cpu: 75 },
+  metrics: { min: 2, max: 5, cpu: 80, memory: 80 },
+};
+
+function utilization(name: string, averageUtilization: number) {
+  const target = { type: "Utilization", averageUtilization };
+  return { type: "Resource", resource: { name, target } };
+}
+
 function expectAutoscaling(objects: K8sObject[], svc: MeshService): void {
   const hpa = named(ofKind<IHorizontalPodAutoscaler>(objects, "HorizontalPodAutoscaler"), svc.name);
+  const want = AUTOSCALING[svc.name];
   expect(hpa.spec?.scaleTargetRef).toEqual({
     apiVersion: "apps/v1",
     kind: "Deployment",
     name: svc.name,
   });
-  expect(hpa.spec?.minReplicas).toBe(3);
-  expect(hpa.spec?.maxReplicas).toBe(20);
+  expect(hpa.spec?.minReplicas).toBe(want.min);
+  expect(hpa.spec?.maxReplicas).toBe(want.max);
   expect(hpa.spec?.metrics).toEqual([
-    {
-      type: "Resource",
-      resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } },
-    },
+    utilization("cpu", want.cpu),
+    ...(want.memory ? [utilization("memory", want.memory)] : []),
   ]);
+  // The PDB lets one pod go at a time; with the minimum, the rest still serve.
+  expect(want.min).toBeGreaterThanOrEqual(2);
 
   const pdb = named(ofKind<IPodDisruptionBudget>(objects, "PodDisruptionBudget"), svc.name);
   expect(pdb.spec?.selector?.matchLabels).toEqual({ "app.kubernetes.io/name": svc.name });
@@ -328,6 +349,14 @@ function expectWiring(objects: K8sObject[]): void {
 
   const ledger = containerEnv(objects, named(deployments, "cost-ledger"));
   expect(secretRef(ledger, "DATABASE_URL")).toBe("mesh-postgres/url");
+
+  // The metrics replicas find each other through their own headless Service.
+  const metrics = containerEnv(objects, named(deployments, "metrics"));
+  const [peerHost, peerPort] = (metrics.get("METRICS_PEERS")?.value ?? "").split(":");
+  const metricsService = named(services, peerHost ?? "");
+  expect(metricsService.spec?.clusterIP).toBe("None");
+  expect(metricsService.spec?.selector).toEqual({ "app.kubernetes.io/name": "metrics" });
+  expect(metricsService.spec?.ports?.find((p) => p.name === "grpc")?.port).toBe(Number(peerPort));
 
   const job = named(ofKind<IJob>(objects, "Job"), "cost-ledger-migrate");
   const migrate = job.spec?.template.spec?.containers[0];
@@ -397,6 +426,22 @@ describe("deploy/base as written", () => {
 
   it("wires addresses, secrets, the catalog and the migration job", () => {
     expectWiring(objects);
+  });
+
+  it("autoscales guardrails, ledger, orchestrator and metrics each on its own terms", () => {
+    const hpas = ofKind<IHorizontalPodAutoscaler>(objects, "HorizontalPodAutoscaler");
+    const shape = (name: string) => {
+      const spec = named(hpas, name).spec;
+      return JSON.stringify([spec?.minReplicas, spec?.maxReplicas, spec?.metrics, spec?.behavior]);
+    };
+
+    const shapes = SERVICES.map((svc) => shape(svc.name));
+    expect(new Set(shapes).size).toBe(SERVICES.length);
+    // Long streams: the orchestrator gives back at most one pod per two minutes.
+    expect(named(hpas, "orchestrator").spec?.behavior?.scaleDown).toMatchObject({
+      stabilizationWindowSeconds: 600,
+      policies: [{ type: "Pods", value: 1, periodSeconds: 120 }],
+    });
   });
 
   it("rejects a broken Deployment, so the validation above means something", () => {

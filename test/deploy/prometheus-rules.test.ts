@@ -22,14 +22,16 @@ describe.skipIf(!hasPromtool())("prometheus rules", () => {
     // execFileSync throws on a non-zero exit, with promtool's report in the error.
     const out = execFileSync("bash", [script], { encoding: "utf8", stdio: "pipe" });
 
-    expect(out).toContain("SUCCESS: 5 rules found");
-    expect(out).toContain("SUCCESS: 9 rules found");
+    expect(out).toContain("SUCCESS: 6 rules found");
+    expect(out).toContain("SUCCESS: 18 rules found");
     for (const file of [
+      "breaker-open",
       "daily-cost",
       "dashboard-figures",
       "error-rate",
       "guardrail-blocks",
       "latency",
+      "panels",
     ]) {
       expect(out).toMatch(new RegExp(`Unit Testing:\\s+tests/${file}\\.yml\\s+SUCCESS`));
     }

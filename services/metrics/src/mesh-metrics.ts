@@ -1,7 +1,8 @@
 import { GuardrailAction } from "@mesh/contracts/common/v1/chat_pb";
 import type { Observation } from "@mesh/contracts/metrics/v1/metrics_pb";
 import { moneyToNanos } from "@mesh/money";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { SlidingSums } from "./sliding-sums.js";
 
 /** Error types a label may take; anything else is counted as "other". */
 export const ERROR_TYPES = new Set([
@@ -23,17 +24,47 @@ export const ERROR_TYPES = new Set([
 const ENDPOINTS = new Set(["anthropic-messages", "openai-chat", "grpc", "connect"]);
 const CHECKS = new Set(["pii", "injection", "content", "groundedness", "schema"]);
 
-// Model latency runs from tens of milliseconds (cache hits) to minutes (long generations).
-const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120];
+/** Upper bounds of ai_latency_seconds. Model latency runs from tens of milliseconds (cache
+ * hits) to minutes (long generations). */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120,
+];
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8];
+const QUALITY_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 
-/** The mesh's Prometheus metrics and how one observation moves them. */
-export interface MeshMetrics {
-  registry: Registry;
-  record(observation: Observation): void;
+/** ai_quality_score is the mean of the scores received over this window. */
+export const QUALITY_WINDOW_MS = 60 * 60_000;
+
+// A label value must look like a name, as catalog model names do.
+const LABEL_VALUE = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
+
+/** Limits that keep every label's set of values bounded. */
+export interface MeshMetricsOptions {
+  /** Distinct model labels before further ones count as "other". */
+  maxModels?: number;
+  now?: () => number;
 }
 
-export function createMeshMetrics(): MeshMetrics {
+/** The labels an observation was counted under, for the windows and the feedback lookup. */
+export interface RecordedLabels {
+  model: string;
+  failed: boolean;
+  costNanos: number;
+}
+
+/** The mesh's Prometheus metrics and how observations and feedback move them. */
+export interface MeshMetrics {
+  registry: Registry;
+  record(observation: Observation): RecordedLabels;
+  /** Counts one quality score (0..1) for a model label; returns the label used. */
+  recordFeedback(model: string, score: number): string;
+  /** The label a model name is counted under ("none" for no model, "other" past the cap). */
+  modelLabel(model: string): string;
+}
+
+export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics {
+  const now = options.now ?? Date.now;
+  const models = boundedLabels(options.maxModels ?? 100);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -47,7 +78,7 @@ export function createMeshMetrics(): MeshMetrics {
     name: "ai_latency_seconds",
     help: "Time from request received to last byte sent, by model and endpoint.",
     labelNames: ["model", "endpoint"],
-    buckets: LATENCY_BUCKETS,
+    buckets: [...LATENCY_BUCKETS],
     registers: [registry],
   });
   const ttft = new Histogram({
@@ -93,9 +124,39 @@ export function createMeshMetrics(): MeshMetrics {
     labelNames: ["check", "action"],
     registers: [registry],
   });
+  const feedback = new Histogram({
+    name: "ai_quality_feedback_score",
+    help: "Quality scores (0 worst, 1 best) received as feedback, by the model that answered.",
+    labelNames: ["model"],
+    buckets: QUALITY_BUCKETS,
+    registers: [registry],
+  });
 
-  function record(o: Observation): void {
-    const model = o.model || "none";
+  // Per model: feedback count and score sum by the minute, for the hour's mean.
+  const quality = new Map<string, SlidingSums>();
+  new Gauge({
+    name: "ai_quality_score",
+    help: "Mean quality score (0..1) of the feedback this replica received over the last hour.",
+    labelNames: ["model"],
+    registers: [registry],
+    collect() {
+      // Recomputed at every scrape; a model without feedback in the hour has no series, since
+      // 0 would read as the worst quality.
+      this.reset();
+      for (const [model, sums] of quality) {
+        const [count = 0, sum = 0] = sums.sum(now(), QUALITY_WINDOW_MS);
+        if (count > 0) this.set({ model }, sum / count);
+        else if (sums.idleFor(now(), QUALITY_WINDOW_MS)) quality.delete(model);
+      }
+    },
+  });
+
+  function modelLabel(model: string): string {
+    return model ? models.label(model) : "none";
+  }
+
+  function record(o: Observation): RecordedLabels {
+    const model = modelLabel(o.model);
     const endpoint = ENDPOINTS.has(o.endpoint) ? o.endpoint : "other";
     const errorType = o.errorType ? (ERROR_TYPES.has(o.errorType) ? o.errorType : "other") : "";
 
@@ -113,7 +174,8 @@ export function createMeshMetrics(): MeshMetrics {
       tokens.inc({ direction: "cache_read", model }, usage.cacheReadTokens);
       tokens.inc({ direction: "cache_write", model }, usage.cacheWriteTokens);
     }
-    cost.inc({ model }, Number(moneyToNanos(o.cost)) / 1e9);
+    const costNanos = Number(moneyToNanos(o.cost));
+    cost.inc({ model }, costNanos / 1e9);
 
     if (o.cacheHit) cacheHits.inc({ model });
     else if (o.cacheable) cacheMisses.inc({ model });
@@ -122,9 +184,38 @@ export function createMeshMetrics(): MeshMetrics {
       const check = CHECKS.has(g.check) ? g.check : "other";
       verdicts.inc({ check, action: actionLabel(g.action) });
     }
+
+    return { model, failed: errorType !== "", costNanos };
   }
 
-  return { registry, record };
+  function recordFeedback(model: string, score: number): string {
+    const label = modelLabel(model);
+    feedback.observe({ model: label }, score);
+
+    let sums = quality.get(label);
+    if (!sums) {
+      sums = new SlidingSums(60_000, 60, 2);
+      quality.set(label, sums);
+    }
+    sums.add(now(), 0, 1);
+    sums.add(now(), 1, score);
+    return label;
+  }
+
+  return { registry, record, recordFeedback, modelLabel };
+}
+
+/** A set of label values that stops growing at `max`; later values map to "other". */
+function boundedLabels(max: number) {
+  const seen = new Set<string>();
+  return {
+    label(value: string): string {
+      if (seen.has(value)) return value;
+      if (seen.size >= max || !LABEL_VALUE.test(value)) return "other";
+      seen.add(value);
+      return value;
+    },
+  };
 }
 
 function actionLabel(action: GuardrailAction): string {
