@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import {
+  context,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -374,7 +375,10 @@ export class Dispatcher {
     const started = performance.now();
 
     try {
-      const result = await work({ candidate, deployment, span, request, control, done });
+      // The attempt span is active while the provider is called, so its HTTP span is a child.
+      const result = await context.with(trace.setSpan(req.parent, span), () =>
+        work({ candidate, deployment, span, request, control, done }),
+      );
       const elapsedMs = performance.now() - started;
       this.balancer.observe(deployment, elapsedMs);
       this.metrics.attempt(deployment.id, "ok", elapsedMs / 1000);
