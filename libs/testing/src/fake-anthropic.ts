@@ -355,8 +355,14 @@ async function streamMessage(res: ServerResponse, message: BuiltMessage, step: F
     if (size < payload.length) await new Promise((r) => setImmediate(r));
   }
 
-  if (cut) res.socket?.destroy();
-  else res.end();
+  if (cut) {
+    // Let the events already written reach the client before the connection drops.
+    await new Promise<void>((resolve) => res.write("", () => resolve()));
+    await new Promise((r) => setTimeout(r, 20));
+    res.socket?.destroy();
+  } else {
+    res.end();
+  }
 }
 
 function ssePayload(events: Array<[string, unknown]>): Buffer {
