@@ -1,7 +1,7 @@
 import type { ChatEvent } from "@mesh/contracts/common/v1/chat_pb";
 import type { Logger } from "@mesh/logging";
 import type { RpcError } from "@mesh/rpc";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import {
   anthropicBlock,
   anthropicStopReason,
@@ -13,10 +13,12 @@ import {
   toChatParams,
   toMessagesResponse,
 } from "./anthropic-format.js";
-import { anthropicErrorShape, asRpcError } from "./errors.js";
+import { anthropicErrorShape, asRpcError, limitSource, retryAfterSeconds } from "./errors.js";
+import { abortOnClose, cacheHeaders, headerReader, openSse } from "./http-common.js";
 import { withServerSpan } from "./http-tracing.js";
 import type { Pipeline, RequestContext } from "./pipeline.js";
-import type { LimitState } from "./rate-limits.js";
+import { anthropicLimitHeaders, mergeLimits } from "./rate-limit-headers.js";
+import type { LimitSnapshot } from "./rate-limits.js";
 
 /**
  * Serves POST /v1/messages in Anthropic's wire format, JSON and SSE, so the official SDK
@@ -29,8 +31,7 @@ export function registerAnthropicApi(app: FastifyInstance, pipeline: Pipeline, l
       let ctx: RequestContext | undefined;
       try {
         ctx = await pipeline.admit(header, "anthropic-messages");
-        reply.header("x-request-id", ctx.requestId).header("request-id", ctx.requestId);
-        setLimitHeaders(reply, ctx.limits);
+        reply.header("request-id", ctx.requestId);
 
         const body = parseMessagesRequest(req.body);
         const params = toChatParams(body, readHintHeaders(header));
@@ -43,32 +44,45 @@ export function registerAnthropicApi(app: FastifyInstance, pipeline: Pipeline, l
 
         const result = await pipeline.chat(ctx, params);
         span.setAttribute("mesh.cache_hit", result.cacheHit);
-        reply.header("x-mesh-cache", result.cacheHit ? "hit" : "miss");
+        reply.headers({ ...anthropicLimitHeaders(ctx.limits), ...cacheHeaders(ctx) });
         await reply.code(200).send(toMessagesResponse(result));
       } catch (err) {
         const rpcError = asRpcError(err);
         span.setAttribute("mesh.error_reason", rpcError.reason || "internal");
-        await sendAnthropicError(reply, rpcError, ctx?.requestId);
+        await sendAnthropicError(reply, rpcError, {
+          requestId: ctx?.requestId,
+          limits: mergeLimits(ctx?.limits, err),
+        });
       }
     });
   });
 }
 
-/** Sends an error in Anthropic's shape, with retry-after where the caller should wait. */
+/**
+ * Sends an error in Anthropic's shape, with retry-after and the rate-limit headers where they
+ * apply. `error.source` says whose limit refused a request: the gateway's or the provider's.
+ */
 export async function sendAnthropicError(
   reply: FastifyReply,
   err: RpcError,
-  requestId?: string,
+  options: { requestId?: string | undefined; limits?: LimitSnapshot } = {},
 ): Promise<void> {
   const { status, type } = anthropicErrorShape(err);
+  reply.headers(anthropicLimitHeaders(options.limits ?? {}));
   if (err.retryAfterMs !== undefined) {
-    reply.header("retry-after", String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+    reply.header("retry-after", String(retryAfterSeconds(err.retryAfterMs)));
   }
+  const source = limitSource(err);
   const body: Record<string, unknown> = {
     type: "error",
-    error: { type, message: err.message, ...(err.reason ? { reason: err.reason } : {}) },
+    error: {
+      type,
+      message: err.message,
+      ...(err.reason ? { reason: err.reason } : {}),
+      ...(source ? { source } : {}),
+    },
   };
-  if (requestId) body.request_id = requestId;
+  if (options.requestId) body.request_id = options.requestId;
   await reply.code(status).send(body);
 }
 
@@ -84,14 +98,7 @@ async function streamMessages(
   // Pull the first event before committing to SSE, so early failures (a blocked prompt, an
   // unknown model) still get a plain HTTP error status.
   const first = await events.next();
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  });
+  const raw = openSse(reply, { ...anthropicLimitHeaders(ctx.limits), ...cacheHeaders(ctx) });
 
   const writer = createSseWriter(ctx);
   try {
@@ -192,7 +199,7 @@ function createSseWriter(ctx: RequestContext) {
             sse("message_stop", { type: "message_stop" })
           );
         default:
-          // Guardrail verdicts travel in message_delta's mesh field; Anthropic has no event for them.
+          // Guardrail verdicts travel in message_delta's mesh field; Anthropic has no such event.
           return "";
       }
     },
@@ -201,33 +208,6 @@ function createSseWriter(ctx: RequestContext) {
 
 function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-/** Reads request headers case-insensitively, first value only. */
-export function headerReader(req: FastifyRequest) {
-  return (name: string): string | undefined => {
-    const value = req.headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-}
-
-function setLimitHeaders(reply: FastifyReply, limits: LimitState): void {
-  reply
-    .header("anthropic-ratelimit-requests-limit", String(limits.limit))
-    .header("anthropic-ratelimit-requests-remaining", String(limits.remaining))
-    .header(
-      "anthropic-ratelimit-requests-reset",
-      new Date(Date.now() + limits.resetMs).toISOString(),
-    );
-}
-
-function abortOnClose(req: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  req.raw.on("aborted", () => controller.abort());
-  return controller.signal;
 }
 
 /** @private exported for tests */

@@ -1,7 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   ChatParamsSchema,
-  Complexity,
   ContentBlockSchema,
   Role,
   StopReason,
@@ -14,6 +13,15 @@ import {
 import { formatUsd, moneyToNanos } from "@mesh/money";
 import { z } from "@mesh/config";
 import { invalidRequest } from "./errors.js";
+import {
+  meshHintsSchema,
+  readHintHeaders,
+  requestedModel,
+  routingHints,
+  type HintHeaders,
+} from "./mesh-hints.js";
+
+export { readHintHeaders, type HintHeaders };
 
 // The Anthropic Messages request as the gateway accepts it. Unknown top-level fields are
 // ignored, as the upstream API ignores fields it does not use; unknown block types are refused.
@@ -47,16 +55,7 @@ const toolResultBlock = z.object({
 });
 const block = z.discriminatedUnion("type", [textBlock, imageBlock, toolUseBlock, toolResultBlock]);
 
-const meshHints = z
-  .object({
-    complexity: z.enum(["low", "medium", "high"]).optional(),
-    requires_reasoning: z.boolean().optional(),
-    latency_sensitive: z.boolean().optional(),
-    requires_factual: z.boolean().optional(),
-    sources: z.array(z.object({ id: z.string().default(""), text: z.string() })).optional(),
-  })
-  .optional();
-
+/** The Messages request body the gateway accepts. */
 export const messagesRequestSchema = z.object({
   model: z.string().min(1, "model is required; use \"auto\" to let the mesh choose"),
   max_tokens: z.number().int().min(1),
@@ -84,13 +83,19 @@ export const messagesRequestSchema = z.object({
       }),
     )
     .optional(),
-  mesh: meshHints,
+  tool_choice: z
+    .object({
+      type: z.enum(["auto", "any", "tool", "none"]),
+      name: z.string().min(1).optional(),
+      disable_parallel_tool_use: z.boolean().optional(),
+    })
+    .refine((c) => c.type !== "tool" || c.name !== undefined, "name is required for type tool")
+    .optional(),
+  mesh: meshHintsSchema,
 });
 
+/** A validated Messages request. */
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;
-
-/** Models that mean "let the mesh choose from the hints". */
-const AUTO_MODELS = new Set(["auto", "mesh-auto"]);
 
 /** Parses and validates a Messages body; problems become one 400 naming every field. */
 export function parseMessagesRequest(body: unknown): MessagesRequest {
@@ -108,17 +113,9 @@ export function parseMessagesRequest(body: unknown): MessagesRequest {
 
 /** Maps a Messages request onto the mesh's ChatParams. */
 export function toChatParams(req: MessagesRequest, headers: HintHeaders): ChatParams {
-  const hints = req.mesh ?? {};
-  const complexity = hints.complexity ?? headers.complexity;
   return create(ChatParamsSchema, {
-    model: AUTO_MODELS.has(req.model) ? "" : req.model,
-    hints: {
-      complexity: complexity ? COMPLEXITY[complexity] : Complexity.UNSPECIFIED,
-      requiresReasoning: hints.requires_reasoning ?? headers.requiresReasoning ?? false,
-      latencySensitive: hints.latency_sensitive ?? headers.latencySensitive ?? false,
-      requiresFactual: hints.requires_factual ?? false,
-      sources: hints.sources ?? [],
-    },
+    model: requestedModel(req.model),
+    hints: routingHints(req.mesh, headers),
     system: typeof req.system === "string"
       ? [{ text: req.system }]
       : (req.system ?? []).map((b) => ({ text: b.text, cacheControl: Boolean(b.cache_control) })),
@@ -139,36 +136,9 @@ export function toChatParams(req: MessagesRequest, headers: HintHeaders): ChatPa
     })),
     topP: req.top_p,
     topK: req.top_k,
+    toolChoiceJson: req.tool_choice ? JSON.stringify(req.tool_choice) : "",
   });
 }
-
-/** Routing hints given as headers, for clients that cannot add body fields. */
-export interface HintHeaders {
-  complexity?: "low" | "medium" | "high";
-  requiresReasoning?: boolean;
-  latencySensitive?: boolean;
-}
-
-export function readHintHeaders(header: (name: string) => string | undefined): HintHeaders {
-  const complexity = header("x-mesh-complexity")?.toLowerCase();
-  const bool = (name: string) => {
-    const value = header(name)?.toLowerCase();
-    return value === undefined ? undefined : value === "true" || value === "1";
-  };
-  return {
-    complexity: complexity === "low" || complexity === "medium" || complexity === "high"
-      ? complexity
-      : undefined,
-    requiresReasoning: bool("x-mesh-requires-reasoning"),
-    latencySensitive: bool("x-mesh-latency-sensitive"),
-  };
-}
-
-const COMPLEXITY = {
-  low: Complexity.LOW,
-  medium: Complexity.MEDIUM,
-  high: Complexity.HIGH,
-} as const;
 
 type InputBlock = z.infer<typeof block>;
 
@@ -232,6 +202,7 @@ export function anthropicStopReason(reason: StopReason): string | null {
   }
 }
 
+/** Anthropic's usage object. */
 export function anthropicUsage(usage: Usage | undefined) {
   return {
     input_tokens: usage?.inputTokens ?? 0,
@@ -272,6 +243,7 @@ export function meshExtension(result: ChatResult) {
   };
 }
 
+/** A guardrail verdict as JSON in the mesh extension. */
 export function verdictJson(v: GuardrailVerdict) {
   return {
     check: v.check,
@@ -299,6 +271,7 @@ export function toMessagesResponse(result: ChatResult) {
   };
 }
 
+/** The message id for a request id, as Anthropic shapes them. */
 export function messageId(requestId: string): string {
   return `msg_${requestId.replace(/^req_/, "")}`;
 }

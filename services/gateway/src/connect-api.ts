@@ -11,42 +11,55 @@ import {
   type Context,
   type Span,
 } from "@opentelemetry/api";
-import { asRpcError } from "./errors.js";
-import type { Endpoint, Pipeline } from "./pipeline.js";
+import { asRpcError, limitSource, retryAfterSeconds } from "./errors.js";
+import type { Endpoint, HeaderReader, Pipeline, RequestContext } from "./pipeline.js";
+import { mergeLimits, openAiLimitHeaders } from "./rate-limit-headers.js";
+import type { LimitSnapshot } from "./rate-limits.js";
+import { errorInfoDetail, retryInfoDetail } from "./retry-info.js";
 
 const tracer = trace.getTracer("gateway");
 
 /**
  * The gateway API over Connect (HTTP/1.1 JSON or binary, and gRPC-Web) for browsers. Same
- * pipeline as every other API; errors become ConnectError with the matching code.
+ * pipeline as every other API; errors become ConnectError with the matching code, and a limit
+ * carries google.rpc.RetryInfo plus the x-ratelimit-* headers.
  */
 export function connectRoutes(pipeline: Pipeline) {
   return (router: ConnectRouter) =>
     router.service(GatewayService, {
       async chat(req, handler) {
-        return inSpan(handler, "gateway.v1.GatewayService/Chat", async () => {
+        return inConnectSpan(handler, "gateway.v1.GatewayService/Chat", async () => {
           const ctx = await admit(pipeline, handler, "connect");
-          const result = await pipeline.chat(ctx, req.params);
-          return { result };
+          try {
+            const result = await pipeline.chat(ctx, req.params);
+            setLimitHeaders(handler, ctx.limits);
+            return { result };
+          } catch (err) {
+            throw toConnectError(err, ctx.limits);
+          }
         });
       },
 
       async *streamChat(req, handler) {
         const { span, ctx: traceCtx } = startSpan(handler, "gateway.v1.GatewayService/StreamChat");
+        let ctx: RequestContext | undefined;
         try {
-          const ctx = await context.with(traceCtx, () => admit(pipeline, handler, "connect"));
+          ctx = await context.with(traceCtx, () => admit(pipeline, handler, "connect"));
           const events = pipeline.streamChat(ctx, req.params);
           // The generator runs in whoever calls next(); call it inside this request's trace.
+          let first = true;
           for (;;) {
             const step: IteratorResult<ChatEvent> = await context.with(traceCtx, () =>
               events.next(),
             );
             if (step.done) break;
+            if (first) setLimitHeaders(handler, ctx.limits);
+            first = false;
             yield { event: step.value };
           }
         } catch (err) {
           span.setStatus({ code: SpanStatusCode.ERROR });
-          throw toConnectError(err);
+          throw toConnectError(err, ctx?.limits);
         } finally {
           span.end();
         }
@@ -55,10 +68,21 @@ export function connectRoutes(pipeline: Pipeline) {
 }
 
 async function admit(pipeline: Pipeline, handler: HandlerContext, endpoint: Endpoint) {
-  const ctx = await pipeline.admit((name) => handler.requestHeader.get(name) ?? undefined, endpoint);
+  const ctx = await pipeline.admit(connectHeaders(handler), endpoint);
   ctx.signal = handler.signal;
   handler.responseHeader.set("x-request-id", ctx.requestId);
+  setLimitHeaders(handler, ctx.limits);
   return ctx;
+}
+
+function setLimitHeaders(handler: HandlerContext, limits: LimitSnapshot): void {
+  for (const [name, value] of Object.entries(openAiLimitHeaders(limits))) {
+    handler.responseHeader.set(name, value);
+  }
+}
+
+function connectHeaders(handler: HandlerContext): HeaderReader {
+  return (name) => handler.requestHeader.get(name) ?? undefined;
 }
 
 function startSpan(handler: HandlerContext, name: string): { span: Span; ctx: Context } {
@@ -74,10 +98,18 @@ function startSpan(handler: HandlerContext, name: string): { span: Span; ctx: Co
   return { span, ctx: trace.setSpan(parent, span) };
 }
 
-async function inSpan<T>(handler: HandlerContext, name: string, work: () => Promise<T>) {
+/**
+ * Runs a unary Connect handler inside a SERVER span that continues the caller's trace; errors
+ * leave as ConnectError.
+ */
+export async function inConnectSpan<T>(
+  handler: HandlerContext,
+  name: string,
+  work: (header: HeaderReader) => Promise<T>,
+): Promise<T> {
   const { span, ctx } = startSpan(handler, name);
   try {
-    return await context.with(ctx, work);
+    return await context.with(ctx, () => work(connectHeaders(handler)));
   } catch (err) {
     span.setStatus({ code: SpanStatusCode.ERROR });
     throw toConnectError(err);
@@ -87,12 +119,23 @@ async function inSpan<T>(handler: HandlerContext, name: string, work: () => Prom
 }
 
 /** Connect codes share gRPC's numbering, so the status carries over unchanged. */
-function toConnectError(err: unknown): ConnectError {
+export function toConnectError(err: unknown, limits?: LimitSnapshot): ConnectError {
+  if (err instanceof ConnectError) return err;
+
   const rpc = asRpcError(err);
-  const metadata = new Headers();
-  if (rpc.reason) metadata.set("x-error-reason", rpc.reason);
-  if (rpc.retryAfterMs !== undefined) {
-    metadata.set("retry-after", String(Math.max(1, Math.ceil(rpc.retryAfterMs / 1000))));
+  const metadata = new Headers(openAiLimitHeaders(mergeLimits(limits, err)));
+  const details = [];
+  if (rpc.reason) {
+    metadata.set("x-error-reason", rpc.reason);
+    const source = limitSource(rpc);
+    details.push(errorInfoDetail(rpc.reason, source ? { source } : {}));
   }
-  return new ConnectError(rpc.message, rpc.code as number as Code, metadata);
+  if (rpc.retryAfterMs !== undefined) {
+    metadata.set("retry-after", String(retryAfterSeconds(rpc.retryAfterMs)));
+    details.push(retryInfoDetail(rpc.retryAfterMs));
+  }
+  const error = new ConnectError(rpc.message, rpc.code as number as Code, metadata);
+  // Details given as type name and bytes are sent as they are, by both Connect and gRPC-Web.
+  error.details.push(...details);
+  return error;
 }

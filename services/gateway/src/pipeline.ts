@@ -1,62 +1,90 @@
-import { randomUUID } from "node:crypto";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
 import {
-  ChatEventSchema,
   ChatResultSchema,
   ContentBlockSchema,
   GuardrailAction,
   StopReason,
-  UsageSchema,
   type ChatEvent,
   type ChatParams,
   type ChatResult,
   type ContentBlock,
-  type GuardrailVerdict,
 } from "@mesh/contracts/common/v1/chat_pb";
 import { GuardrailsService } from "@mesh/contracts/guardrails/v1/guardrails_pb";
 import { CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
 import { MetricsService } from "@mesh/contracts/metrics/v1/metrics_pb";
-import { OrchestratorService } from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
+import {
+  OrchestratorService,
+  type ModelInfo,
+} from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
 import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
 import { createGrpcClient, GrpcStatus, RpcError, type GrpcClient } from "@mesh/rpc";
 import { trace } from "@opentelemetry/api";
-import { presentedKey, type ApiKeyStore, type KeyIdentity } from "./api-keys.js";
+import { presentedKey, requireScope, type KeyIdentity } from "./api-keys.js";
+import { cacheDirectives, type CacheDirectives } from "./cache-control.js";
 import type { GatewayConfig } from "./config.js";
-import { asRpcError, errorType, gatewayError } from "./errors.js";
-import type { LimitState, RateLimits } from "./rate-limits.js";
+import { asRpcError, gatewayError } from "./errors.js";
+import { createGuardrailChecks } from "./guardrail-checks.js";
+import type { KeyStore } from "./key-store.js";
+import type { LimitSnapshot, RequestLimits } from "./rate-limits.js";
+import { normaliseRequestId } from "./request-id.js";
 import { cacheKey, isCacheable, type ResponseCache } from "./response-cache.js";
+import { chatEvent, replay, textBlock } from "./stream-replay.js";
+import { allowedModels, type EffectivePolicy } from "./tenant-policy.js";
+import {
+  estimateTokens,
+  usedTokens,
+  type TokenLimits,
+  type TokenReservation,
+} from "./token-limits.js";
+import { createUsageReporter, type Outcome } from "./usage-report.js";
 import { validateChatParams } from "./validate.js";
 
 /** Where a request came in; a bounded label in metrics and the ledger. */
-export type Endpoint = "anthropic-messages" | "grpc" | "connect";
+export type Endpoint = "anthropic-messages" | "openai-chat" | "grpc" | "connect";
 
-/** One admitted request: who sent it, how, and when. */
+/** One admitted request: who sent it, how, when, and what limits it met. */
 export interface RequestContext {
   requestId: string;
   identity: KeyIdentity;
+  policy: EffectivePolicy;
   endpoint: Endpoint;
-  limits: LimitState;
+  /** Filled as the request goes: requests at admission, tokens when they are reserved. */
+  limits: LimitSnapshot;
+  cache: CacheDirectives;
+  /** "hit", "miss", or "bypass" when the cache was not consulted; set by chat/streamChat. */
+  cacheStatus?: "hit" | "miss" | "bypass";
+  /** Age of a cached answer served, in milliseconds. */
+  cacheAgeMs?: number;
   startedAtMs: number;
   startedAtHr: number;
   signal?: AbortSignal;
 }
 
+/** Reads one request header (or gRPC metadata key), first value only. */
+export type HeaderReader = (name: string) => string | undefined;
+
 /** The request path every API of the gateway shares. */
 export interface Pipeline {
-  /** Checks the key and the rate limit; throws an RpcError the caller's protocol can map. */
-  admit(header: (name: string) => string | undefined, endpoint: Endpoint): Promise<RequestContext>;
+  /**
+   * Checks the key (inference scope) and the request limits; throws an RpcError the caller's
+   * protocol can map (RateLimitError for a limit).
+   */
+  admit(header: HeaderReader, endpoint: Endpoint): Promise<RequestContext>;
   chat(ctx: RequestContext, params: ChatParams | undefined): Promise<ChatResult>;
   streamChat(ctx: RequestContext, params: ChatParams | undefined): AsyncGenerator<ChatEvent>;
+  /** The catalog's models this key may use; any valid key may ask. */
+  listModels(header: HeaderReader): Promise<ModelInfo[]>;
   close(): void;
 }
 
+/** What the pipeline is built from, besides the clients of the other services. */
 export interface PipelineDeps {
   config: GatewayConfig;
   logger: Logger;
-  keys: ApiKeyStore;
-  limits: RateLimits;
+  keys: KeyStore;
+  requestLimits: RequestLimits;
+  tokenLimits: TokenLimits;
   cache: ResponseCache;
 }
 
@@ -68,6 +96,7 @@ export interface MeshClients {
   metrics: GrpcClient<typeof MetricsService>;
 }
 
+/** Opens one client per internal service, from the configured addresses. */
 export function createMeshClients(config: GatewayConfig): MeshClients {
   return {
     orchestrator: createGrpcClient(OrchestratorService, config.ORCHESTRATOR_ADDR, "gateway"),
@@ -77,106 +106,134 @@ export function createMeshClients(config: GatewayConfig): MeshClients {
   };
 }
 
-/** How a request ended, for the ledger row and the metrics observation. */
-interface Outcome {
-  params: ChatParams | undefined;
-  result?: ChatResult;
-  error?: RpcError;
-  status: UsageStatus;
-  streamed: boolean;
-  firstTokenHr?: number;
-  verdicts: GuardrailVerdict[];
+/** Where the cache stands for one request: its key (when cacheable) and a hit, if any. */
+interface CacheLookup {
+  key: string | undefined;
+  hit: ChatResult | undefined;
 }
 
-const STREAM_REPLAY_CHUNK = 48;
-
+/**
+ * The shared request path: admit (key, scope, request limits) → validate → model allow-list →
+ * cache → token reservation → input guardrails → orchestrator → output guardrails → cache
+ * write, then the token reservation is settled to the real usage and the ledger row, metrics
+ * observation and log line go out without holding up the caller.
+ */
 export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeline {
-  const { config, logger, keys, limits, cache } = deps;
-  const checkOptions = { timeoutMs: config.CHECK_TIMEOUT_MS };
+  const { config, logger, keys, requestLimits, tokenLimits, cache } = deps;
   const upstreamOptions = { timeoutMs: config.UPSTREAM_TIMEOUT_MS };
+  const guardrails = createGuardrailChecks(clients.guardrails, {
+    timeoutMs: config.CHECK_TIMEOUT_MS,
+    failureMode: config.GUARDRAILS_FAILURE_MODE,
+    logger,
+  });
+  const report = createUsageReporter(clients, logger);
 
-  async function admit(header: (name: string) => string | undefined, endpoint: Endpoint) {
+  async function admit(header: HeaderReader, endpoint: Endpoint): Promise<RequestContext> {
     const startedAtHr = performance.now();
     const requestId = normaliseRequestId(header("x-request-id"));
-    trace.getActiveSpan()?.setAttribute("mesh.request_id", requestId);
+    const span = trace.getActiveSpan();
+    span?.setAttribute("mesh.request_id", requestId);
 
-    const identity = keys.authenticate(presentedKey(header));
-    const state = await limits.consumeRequest(identity.keyId);
-    trace.getActiveSpan()?.setAttribute("mesh.tenant", identity.tenant);
-    return { requestId, identity, endpoint, limits: state, startedAtMs: Date.now(), startedAtHr };
-  }
-
-  /** Runs input guardrails; returns the params to send on (redacted) and the verdicts. */
-  async function checkInput(ctx: RequestContext, params: ChatParams) {
+    let identity: KeyIdentity | undefined;
     try {
-      const checked = await clients.guardrails.checkInput(
-        {
-          requestId: ctx.requestId,
-          tenant: ctx.identity.tenant,
-          system: params.system,
-          messages: params.messages,
-        },
-        { ...checkOptions, signal: ctx.signal },
-      );
-      if (!checked.allowed) {
-        const blocking = checked.verdicts.filter((v) => v.action === GuardrailAction.BLOCK);
-        const categories = [...new Set(blocking.map((v) => v.category || v.check))].join(", ");
-        const err = gatewayError(
-          GrpcStatus.INVALID_ARGUMENT,
-          "guardrail_blocked",
-          `request blocked by input guardrails (${categories}); rephrase the request`,
-        );
-        return { blocked: err, params, verdicts: checked.verdicts };
-      }
+      identity = await keys.authenticate(presentedKey(header));
+      requireScope(identity, "inference");
+      span?.setAttribute("mesh.tenant", identity.tenant);
+      span?.setAttribute("mesh.api_key_id", identity.keyId);
 
-      const redacted: ChatParams = { ...params, system: checked.system, messages: checked.messages };
-      return { blocked: undefined, params: redacted, verdicts: checked.verdicts };
+      const policy = await keys.policy(identity.tenant);
+      const requests = await requestLimits.admit(identity, policy);
+      return {
+        requestId,
+        identity,
+        policy,
+        endpoint,
+        limits: { requests },
+        cache: cacheDirectives(header),
+        startedAtMs: Date.now(),
+        startedAtHr,
+      };
     } catch (err) {
-      if (config.GUARDRAILS_FAILURE_MODE === "open") {
-        logger.warn({ err: String(err) }, "input guardrails unavailable; failing open by policy");
-        return { blocked: undefined, params, verdicts: [] };
-      }
-      throw gatewayError(
-        GrpcStatus.UNAVAILABLE,
-        "guardrails_unavailable",
-        "safety checks are unavailable, so the request was refused; retry shortly",
+      const reason = asRpcError(err).reason || "internal";
+      logger.info(
+        { requestId, endpoint, reason, tenant: identity?.tenant, keyId: identity?.keyId },
+        "request refused",
       );
+      throw err;
     }
   }
 
-  async function checkOutput(ctx: RequestContext, params: ChatParams, content: ContentBlock[]) {
-    try {
-      return await clients.guardrails.checkOutput(
-        { requestId: ctx.requestId, tenant: ctx.identity.tenant, content, hints: params.hints },
-        { ...checkOptions, signal: ctx.signal },
-      );
-    } catch (err) {
-      if (config.GUARDRAILS_FAILURE_MODE === "open") {
-        logger.warn({ err: String(err) }, "output guardrails unavailable; failing open by policy");
-        return { allowed: true, verdicts: [], content };
-      }
+  /** Validation and the checks that depend on the key: tenant, key id, allowed models. */
+  function prepare(ctx: RequestContext, raw: ChatParams | undefined): ChatParams {
+    const params = validateChatParams(raw, config.REQUEST_MAX_MESSAGES);
+    params.tenant = ctx.identity.tenant;
+    params.apiKeyId = ctx.identity.keyId;
+
+    const allowed = allowedModels(ctx.identity.allowedModels, ctx.policy.allowedModels);
+    if (allowed && !allowed.includes(params.model)) {
+      const list = allowed.length > 0 ? allowed.join(", ") : "none";
       throw gatewayError(
-        GrpcStatus.UNAVAILABLE,
-        "guardrails_unavailable",
-        "safety checks are unavailable, so the answer was withheld; retry shortly",
+        GrpcStatus.PERMISSION_DENIED,
+        "permission",
+        params.model
+          ? `model ${params.model} is not allowed for this API key; allowed: ${list}`
+          : `this API key must name its model; allowed: ${list}`,
       );
     }
+    return params;
+  }
+
+  async function lookUp(ctx: RequestContext, params: ChatParams): Promise<CacheLookup> {
+    const { cache: directives, policy } = ctx;
+    const cacheable = policy.cacheEnabled && isCacheable(params, directives.force) &&
+      (directives.read || directives.write);
+    if (!cacheable) {
+      ctx.cacheStatus = "bypass";
+      return { key: undefined, hit: undefined };
+    }
+
+    const key = cacheKey(ctx.identity.tenant, params);
+    const found = directives.read ? await cache.get(key, directives.maxAgeMs) : undefined;
+    ctx.cacheStatus = found ? "hit" : "miss";
+    if (!found) return { key, hit: undefined };
+
+    ctx.cacheAgeMs = found.ageMs;
+    // A hit costs no provider tokens; the headers still show where the token limit stands.
+    ctx.limits.tokens = await tokenLimits.peek(ctx.identity, ctx.policy);
+    return { key, hit: asCacheHit(found.result, ctx.requestId) };
+  }
+
+  async function reserve(ctx: RequestContext, params: ChatParams): Promise<TokenReservation> {
+    const estimate = estimateTokens(params, config.DEFAULT_MAX_TOKENS);
+    const reservation = await tokenLimits.reserve(ctx.identity, ctx.policy, estimate);
+    ctx.limits.tokens = reservation.window;
+    return reservation;
+  }
+
+  /** Stores an answer when the caller and its content allow it. */
+  function store(ctx: RequestContext, key: string | undefined, result: ChatResult): void {
+    if (!key || !ctx.cache.write) return;
+    if (!isStorable(result)) return;
+    void cache.set(key, result);
   }
 
   async function chat(ctx: RequestContext, raw: ChatParams | undefined): Promise<ChatResult> {
-    const outcome: Outcome = { params: raw, status: UsageStatus.OK, streamed: false, verdicts: [] };
+    const outcome = newOutcome(raw, false);
+    let reservation: TokenReservation | undefined;
     try {
-      const params = withTenant(validateChatParams(raw), ctx);
+      const params = prepare(ctx, raw);
       outcome.params = params;
 
-      const key = isCacheable(params) ? cacheKey(ctx.identity.tenant, params) : undefined;
-      const cached = key ? await cache.get(key) : undefined;
-      if (cached) {
-        outcome.result = asCacheHit(cached, ctx.requestId);
-        return outcome.result;
+      const { key, hit } = await lookUp(ctx, params);
+      outcome.cacheable = key !== undefined;
+      if (hit) {
+        outcome.result = hit;
+        return hit;
       }
 
-      const input = await checkInput(ctx, params);
+      reservation = await reserve(ctx, params);
+      const caller = checkCaller(ctx);
+      const input = await guardrails.input(caller, params);
       outcome.verdicts.push(...input.verdicts);
       if (input.blocked) {
         outcome.status = UsageStatus.BLOCKED;
@@ -189,8 +246,9 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       );
       const result = answer.result ?? create(ChatResultSchema);
       result.requestId = ctx.requestId;
+      outcome.result = result;
 
-      const output = await checkOutput(ctx, params, result.content);
+      const output = await guardrails.output(caller, params, result.content);
       outcome.verdicts.push(...output.verdicts);
       result.content = output.content;
       if (!output.allowed) {
@@ -199,18 +257,16 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         outcome.status = UsageStatus.BLOCKED;
       }
       result.guardrails = outcome.verdicts;
-      outcome.result = result;
 
-      if (key && output.allowed && result.stopReason !== StopReason.MAX_TOKENS) {
-        void cache.set(key, result);
-      }
+      store(ctx, key, result);
       return result;
     } catch (err) {
       outcome.error = asRpcError(err);
       if (outcome.status === UsageStatus.OK) outcome.status = statusFor(outcome.error);
       throw outcome.error;
     } finally {
-      record(ctx, outcome);
+      await reservation?.settle(usedTokens(outcome.result?.usage));
+      report(ctx, outcome);
     }
   }
 
@@ -218,23 +274,26 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     ctx: RequestContext,
     raw: ChatParams | undefined,
   ): AsyncGenerator<ChatEvent> {
-    const outcome: Outcome = { params: raw, status: UsageStatus.OK, streamed: true, verdicts: [] };
+    const outcome = newOutcome(raw, true);
+    let reservation: TokenReservation | undefined;
     let finished = false;
     try {
-      const params = withTenant(validateChatParams(raw), ctx);
+      const params = prepare(ctx, raw);
       outcome.params = params;
 
-      const key = isCacheable(params) ? cacheKey(ctx.identity.tenant, params) : undefined;
-      const cached = key ? await cache.get(key) : undefined;
-      if (cached) {
-        outcome.result = asCacheHit(cached, ctx.requestId);
+      const { key, hit } = await lookUp(ctx, params);
+      outcome.cacheable = key !== undefined;
+      if (hit) {
+        outcome.result = hit;
         outcome.firstTokenHr = performance.now();
-        yield* replay(outcome.result);
+        yield* replay(hit);
         finished = true;
         return;
       }
 
-      const input = await checkInput(ctx, params);
+      reservation = await reserve(ctx, params);
+      const caller = checkCaller(ctx);
+      const input = await guardrails.input(caller, params);
       outcome.verdicts.push(...input.verdicts);
       if (input.blocked) {
         outcome.status = UsageStatus.BLOCKED;
@@ -254,17 +313,28 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
           case "start":
             event.event.value.requestId = ctx.requestId;
             break;
-          case "textDelta":
+          case "textDelta": {
+            const { index, text: piece } = event.event.value;
             outcome.firstTokenHr ??= performance.now();
-            text[event.event.value.index] = (text[event.event.value.index] ?? "") +
-              event.event.value.text;
+            text[index] = (text[index] ?? "") + piece;
             break;
+          }
           case "toolUse":
             outcome.firstTokenHr ??= performance.now();
             toolUses.push(
               create(ContentBlockSchema, { block: { case: "toolUse", value: event.event.value } }),
             );
             break;
+          case "error": {
+            // What was produced before the failure is billed and counted.
+            const failure = event.event.value;
+            outcome.result = failure.partial;
+            throw new RpcError(
+              failure.code || GrpcStatus.UNAVAILABLE,
+              failure.message || "the model stream failed; retry the request",
+              failure.reason || "provider_error",
+            );
+          }
           case "done":
             done = event.event.value;
             continue;
@@ -272,7 +342,11 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         yield event;
       }
       if (!done) {
-        throw gatewayError(GrpcStatus.UNAVAILABLE, "provider_error", "the model stream ended early");
+        throw gatewayError(
+          GrpcStatus.UNAVAILABLE,
+          "provider_error",
+          "the model stream ended early; retry the request",
+        );
       }
 
       // TODO(#4): check at sentence boundaries while streaming, so blocked text is never sent.
@@ -280,7 +354,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         ...text.filter((t) => t !== undefined).map(textBlock),
         ...toolUses,
       ];
-      const output = await checkOutput(ctx, params, content);
+      const output = await guardrails.output(caller, params, content);
       outcome.verdicts.push(...output.verdicts);
       for (const verdict of output.verdicts) {
         if (verdict.action !== GuardrailAction.ALLOW) {
@@ -295,9 +369,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       done.requestId = ctx.requestId;
       done.guardrails = outcome.verdicts;
       outcome.result = { ...done, content };
-      if (key && output.allowed && done.stopReason !== StopReason.MAX_TOKENS) {
-        void cache.set(key, { ...done, content } as ChatResult);
-      }
+      store(ctx, key, outcome.result);
       yield chatEvent({ case: "done", value: done });
       finished = true;
     } catch (err) {
@@ -311,141 +383,53 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         outcome.status = UsageStatus.CANCELLED;
         outcome.error = gatewayError(GrpcStatus.CANCELLED, "cancelled", "caller went away");
       }
-      record(ctx, outcome);
+      // Without a usage report (the caller hung up) the tokens may well have been spent.
+      const used = outcome.result?.usage
+        ? usedTokens(outcome.result.usage)
+        : outcome.status === UsageStatus.CANCELLED ? (reservation?.reserved ?? 0) : 0;
+      await reservation?.settle(used);
+      report(ctx, outcome);
     }
   }
 
-  /** Sends the ledger row and the metrics observation without holding up the caller. */
-  function record(ctx: RequestContext, outcome: Outcome): void {
-    const finishedAtMs = Date.now();
-    const latencySeconds = (performance.now() - ctx.startedAtHr) / 1000;
-    const result = outcome.result;
-    const usage = result?.usage ?? create(UsageSchema);
-    const model = result?.model ?? "";
-    const cacheHit = result?.cacheHit ?? false;
-    const headers = { headers: { "x-request-id": ctx.requestId }, timeoutMs: 10_000 };
-
-    const ledgerWrite = clients.ledger.recordUsage(
-      {
-        record: {
-          requestId: ctx.requestId,
-          tenant: ctx.identity.tenant,
-          apiKeyId: ctx.identity.keyId,
-          user: outcome.params?.metadata.user_id ?? "",
-          modelRequested: outcome.params?.model ?? "",
-          model,
-          provider: result?.provider ?? "",
-          deployment: result?.deployment ?? "",
-          usage,
-          cost: result?.cost ?? usdFromNanos(0n),
-          latencyMs: Math.round(latencySeconds * 1000),
-          status: outcome.status,
-          cacheHit,
-          startedAt: timestampFromMs(ctx.startedAtMs),
-          finishedAt: timestampFromMs(finishedAtMs),
-          endpoint: ctx.endpoint,
-        },
-      },
-      headers,
-    );
-    ledgerWrite.catch((err: unknown) => {
-      // TODO(#5): a durable outbox so a ledger outage loses no record.
-      logger.error({ err: String(err), requestId: ctx.requestId }, "usage record not written");
-    });
-
-    const observation = clients.metrics.recordObservation(
-      {
-        observation: {
-          requestId: ctx.requestId,
-          model,
-          provider: result?.provider ?? "",
-          endpoint: ctx.endpoint,
-          errorType: outcome.error ? errorType(outcome.error) : "",
-          latencySeconds,
-          timeToFirstTokenSeconds: outcome.firstTokenHr
-            ? (outcome.firstTokenHr - ctx.startedAtHr) / 1000
-            : 0,
-          usage: cacheHit ? create(UsageSchema) : usage,
-          cost: result?.cost ?? usdFromNanos(0n),
-          cacheHit,
-          cacheable: outcome.params?.temperature === 0,
-          guardrails: outcome.verdicts.map((v) => ({ check: v.check, action: v.action })),
-          streamed: outcome.streamed,
-        },
-      },
-      headers,
-    );
-    observation.catch((err: unknown) => {
-      logger.warn({ err: String(err), requestId: ctx.requestId }, "metrics observation lost");
-    });
+  async function listModels(header: HeaderReader): Promise<ModelInfo[]> {
+    const identity = await keys.authenticate(presentedKey(header));
+    const policy = await keys.policy(identity.tenant);
+    const { models } = await clients.orchestrator.listModels({}, { timeoutMs: 5_000 });
+    const allowed = allowedModels(identity.allowedModels, policy.allowedModels);
+    return allowed ? models.filter((m) => allowed.includes(m.name)) : models;
   }
 
   return {
     admit,
     chat,
     streamChat,
+    listModels,
     close: () => {
       for (const client of Object.values(clients)) client.close();
     },
   };
 }
 
-function withTenant(params: ChatParams, ctx: RequestContext): ChatParams {
-  params.tenant = ctx.identity.tenant;
-  return params;
+function newOutcome(params: ChatParams | undefined, streamed: boolean): Outcome {
+  return { params, status: UsageStatus.OK, streamed, verdicts: [], cacheable: false };
+}
+
+function checkCaller(ctx: RequestContext) {
+  return { requestId: ctx.requestId, tenant: ctx.identity.tenant, signal: ctx.signal };
+}
+
+/** Errors, blocked, refused and truncated answers are never served again. */
+function isStorable(result: ChatResult): boolean {
+  if (result.stopReason === StopReason.MAX_TOKENS) return false;
+  if (result.stopReason === StopReason.GUARDRAIL) return false;
+  if (result.stopReason === StopReason.REFUSAL) return false;
+  return !result.guardrails.some((v) => v.action === GuardrailAction.BLOCK);
 }
 
 /** A cached answer served again: same content and usage, no provider cost, new request id. */
 function asCacheHit(cached: ChatResult, requestId: string): ChatResult {
-  return { ...cached, requestId, cacheHit: true, cost: usdFromNanos(0n) };
-}
-
-/** Replays a cached answer in the shape of a live stream. */
-function* replay(result: ChatResult): Generator<ChatEvent> {
-  yield chatEvent({
-    case: "start",
-    value: {
-      requestId: result.requestId,
-      model: result.model,
-      provider: result.provider,
-      usage: result.usage,
-      routing: result.routing,
-    },
-  });
-
-  let index = 0;
-  for (const block of result.content) {
-    if (block.block.case === "text") {
-      const text = block.block.value.text;
-      let at = 0;
-      while (at < text.length) {
-        const piece = sliceWhole(text, at, STREAM_REPLAY_CHUNK);
-        at += piece.length;
-        yield chatEvent({ case: "textDelta", value: { index, text: piece } });
-      }
-    } else if (block.block.case === "toolUse") {
-      yield chatEvent({ case: "toolUse", value: block.block.value });
-    }
-    index++;
-  }
-
-  yield chatEvent({ case: "done", value: { ...result, content: [] } });
-}
-
-function chatEvent(value: MessageInitShape<typeof ChatEventSchema>["event"]): ChatEvent {
-  return create(ChatEventSchema, { event: value });
-}
-
-/** A slice that never ends between the two halves of a surrogate pair. */
-function sliceWhole(text: string, start: number, length: number): string {
-  let end = Math.min(text.length, start + length);
-  const last = text.charCodeAt(end - 1);
-  if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;
-  return text.slice(start, end);
-}
-
-function textBlock(text: string): ContentBlock {
-  return create(ContentBlockSchema, { block: { case: "text", value: { text } } });
+  return { ...cached, requestId, cacheHit: true, cost: usdFromNanos(0n), reservationId: "" };
 }
 
 function statusFor(err: RpcError): UsageStatus {
@@ -453,12 +437,3 @@ function statusFor(err: RpcError): UsageStatus {
   if (err.code === GrpcStatus.CANCELLED) return UsageStatus.CANCELLED;
   return UsageStatus.ERROR;
 }
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Keeps a caller's request id when it is safe to log and store; otherwise makes one. */
-function normaliseRequestId(given: string | undefined): string {
-  if (given && REQUEST_ID.test(given)) return given;
-  return `req_${randomUUID().replaceAll("-", "")}`;
-}
-

@@ -4,17 +4,26 @@ import fastifyCors from "@fastify/cors";
 import { onShutdownSignal } from "@mesh/lifecycle";
 import type { Logger } from "@mesh/logging";
 import { createHealthProbe, startGrpcServer } from "@mesh/rpc";
-import Fastify, { type FastifyError } from "fastify";
-import { registerAnthropicApi, sendAnthropicError } from "./anthropic-api.js";
-import { createApiKeyStore } from "./api-keys.js";
+import Fastify from "fastify";
+import { connectAdminRoutes, createAdminHandlers, grpcAdminService } from "./admin-api.js";
+import { registerAnthropicApi } from "./anthropic-api.js";
+import { parseStaticKeys } from "./api-keys.js";
 import type { GatewayConfig } from "./config.js";
 import { connectRoutes } from "./connect-api.js";
-import { invalidRequest } from "./errors.js";
 import { grpcGatewayService } from "./grpc-api.js";
+import { registerHttpErrors } from "./http-errors.js";
+import { registerJsonBody } from "./json-body.js";
+import { createKeyStore, type KeyBackend, type KeyStore } from "./key-store.js";
+import { createMemoryKeyBackend } from "./key-store-memory.js";
+import { createLimitCounters } from "./limit-counters.js";
+import { registerOpenAiApi } from "./openai-api.js";
 import { createMeshClients, createPipeline } from "./pipeline.js";
-import { createRateLimits } from "./rate-limits.js";
+import { createRequestLimits } from "./rate-limits.js";
+import { normaliseRequestId } from "./request-id.js";
 import { createResponseCache } from "./response-cache.js";
 import { connectStores } from "./stores.js";
+import { policyDefaults } from "./tenant-policy.js";
+import { createTokenLimits } from "./token-limits.js";
 
 /** A running gateway. */
 export interface GatewayHandle {
@@ -24,8 +33,9 @@ export interface GatewayHandle {
 }
 
 /**
- * Starts the gateway: the gRPC API on one port; Connect, the Anthropic-compatible API and
- * the Kubernetes probes on the HTTP port. Clients, stores and limiters are built here once.
+ * Starts the gateway: the gRPC API (GatewayService, AdminService) on one port; Connect, the
+ * Anthropic- and OpenAI-compatible APIs and the Kubernetes probes on the HTTP port. Clients,
+ * stores and limiters are built here once.
  */
 export async function startGateway(
   config: GatewayConfig,
@@ -33,15 +43,36 @@ export async function startGateway(
   flushTelemetry: () => Promise<void>,
 ): Promise<GatewayHandle> {
   const stores = await connectStores(config.REDIS_URL, logger);
-  const keys = createApiKeyStore(config.GATEWAY_API_KEYS, logger);
-  const limits = createRateLimits(stores.redis, config.RATE_LIMIT_REQUESTS_PER_MINUTE);
+  const defaults = policyDefaults(config);
+  const keys = await createKeyStore({
+    backend: await keyBackend(config, logger),
+    staticKeys: parseStaticKeys(config.GATEWAY_API_KEYS),
+    defaults,
+    cacheTtlMs: config.KEY_CACHE_TTL_MS,
+    redis: stores.redis,
+    logger,
+  });
+  await bootstrapKeys(config, keys, logger);
+
+  const counters = createLimitCounters(stores.redis, config.RATE_LIMIT_FAILURE_MODE, logger);
   const cache = createResponseCache(
     stores.redis,
     config.CACHE_TTL_SECONDS,
     config.CACHE_MAX_ENTRIES,
     logger,
   );
-  const pipeline = createPipeline({ config, logger, keys, limits, cache }, createMeshClients(config));
+  const pipeline = createPipeline(
+    {
+      config,
+      logger,
+      keys,
+      requestLimits: createRequestLimits(counters),
+      tokenLimits: createTokenLimits(counters),
+      cache,
+    },
+    createMeshClients(config),
+  );
+  const admin = createAdminHandlers(keys, defaults, logger);
   const peers = {
     orchestrator: createHealthProbe(config.ORCHESTRATOR_ADDR),
     guardrails: createHealthProbe(config.GUARDRAILS_ADDR),
@@ -50,7 +81,7 @@ export async function startGateway(
   const app = Fastify({ logger: false, bodyLimit: config.REQUEST_BODY_LIMIT_BYTES });
   await app.register(fastifyCors, {
     origin: config.CORS_ORIGINS === "*" ? true : config.CORS_ORIGINS.split(","),
-    methods: [...connectCors.allowedMethods],
+    methods: [...connectCors.allowedMethods, "GET"],
     allowedHeaders: [
       ...connectCors.allowedHeaders,
       "authorization",
@@ -58,14 +89,48 @@ export async function startGateway(
       "x-request-id",
       "anthropic-version",
       "anthropic-beta",
+      "cache-control",
+      "x-mesh-cache",
       "traceparent",
       "tracestate",
     ],
-    exposedHeaders: [...connectCors.exposedHeaders, "x-request-id", "retry-after"],
+    exposedHeaders: [
+      ...connectCors.exposedHeaders,
+      "x-request-id",
+      "retry-after",
+      "x-mesh-cache",
+      "x-ratelimit-limit-requests",
+      "x-ratelimit-remaining-requests",
+      "x-ratelimit-reset-requests",
+      "x-ratelimit-limit-tokens",
+      "x-ratelimit-remaining-tokens",
+      "x-ratelimit-reset-tokens",
+    ],
     maxAge: 7_200,
   });
-  await app.register(fastifyConnectPlugin, { routes: connectRoutes(pipeline) });
-  registerAnthropicApi(app, pipeline, logger);
+
+  // Every HTTP response carries the request id, errors before any handler included.
+  app.addHook("onRequest", async (req, reply) => {
+    const given = req.headers["x-request-id"];
+    const requestId = normaliseRequestId(Array.isArray(given) ? given[0] : given);
+    req.headers["x-request-id"] = requestId;
+    reply.header("x-request-id", requestId);
+  });
+  registerHttpErrors(app, config.REQUEST_BODY_LIMIT_BYTES, logger);
+  await app.register(fastifyConnectPlugin, {
+    routes: (router) => {
+      connectRoutes(pipeline)(router);
+      connectAdminRoutes(admin)(router);
+    },
+    readMaxBytes: config.REQUEST_BODY_LIMIT_BYTES,
+  });
+  // The REST APIs get their own scope: their strict JSON parser would clash with the no-op
+  // parsers Connect's plugin installs for the same content type in its scope.
+  await app.register(async (rest) => {
+    registerJsonBody(rest, config.REQUEST_MAX_JSON_DEPTH);
+    registerAnthropicApi(rest, pipeline, logger);
+    registerOpenAiApi(rest, pipeline, logger);
+  });
 
   let ready = true;
   app.get("/health", async () => ({ status: "ok" }));
@@ -81,31 +146,14 @@ export async function startGateway(
         () => void (checks.redis = stores.redis ? "ok" : "in-process"),
         (e: Error) => void (checks.redis = e.message),
       ),
+      keys.ping().then(
+        () => void (checks.keys = config.DATABASE_URL ? "ok" : "in-process"),
+        (e: Error) => void (checks.keys = e.message),
+      ),
     ]);
     const ok = Object.values(checks).every((v) => v === "ok" || v === "in-process");
     return reply.code(ok ? 200 : 503).send({ status: ok ? "ready" : "not_ready", checks });
   });
-
-  // Body-parser and routing errors on the Anthropic API still get Anthropic's error JSON.
-  app.setErrorHandler(async (err: FastifyError, req, reply) => {
-    if (err.statusCode && err.statusCode < 500) {
-      const message = err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
-        ? "content-type must be application/json"
-        : `malformed request body: ${err.message}`;
-      return sendAnthropicError(reply, invalidRequest(message));
-    }
-    logger.error({ err, url: req.url }, "unhandled error in HTTP handler");
-    return reply.code(500).send({
-      type: "error",
-      error: { type: "api_error", message: "internal error" },
-    });
-  });
-  app.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).send({
-      type: "error",
-      error: { type: "not_found_error", message: `no route for ${req.method} ${req.url}` },
-    }),
-  );
 
   await app.listen({ host: config.HTTP_HOST, port: config.GATEWAY_HTTP_PORT });
   const httpPort = (app.server.address() as { port: number }).port;
@@ -114,7 +162,7 @@ export async function startGateway(
     port: config.GATEWAY_GRPC_PORT,
     logger,
     tracerName: "gateway",
-    services: [grpcGatewayService(pipeline)],
+    services: [grpcGatewayService(pipeline), grpcAdminService(admin)],
   });
 
   const drainMs = config.SHUTDOWN_DEADLINE_MS - 2_000;
@@ -142,6 +190,7 @@ export async function startGateway(
       run: async () => {
         pipeline.close();
         for (const probe of Object.values(peers)) probe.close();
+        await keys.close();
         await stores.close();
       },
     },
@@ -154,6 +203,47 @@ export async function startGateway(
 
   logger.info({ httpPort, grpcPort: grpc.port }, "gateway listening");
   return { httpPort, grpcPort: grpc.port, stop };
+}
+
+async function keyBackend(config: GatewayConfig, logger: Logger): Promise<KeyBackend> {
+  if (!config.DATABASE_URL) {
+    logger.info("no DATABASE_URL set; API keys and tenant policies are kept in memory");
+    return createMemoryKeyBackend();
+  }
+  const { createPostgresKeyBackend } = await import("./key-store-postgres.js");
+  return createPostgresKeyBackend({
+    databaseUrl: config.DATABASE_URL,
+    schema: config.DATABASE_SCHEMA,
+    poolMax: config.DATABASE_POOL_MAX,
+    logger,
+  });
+}
+
+/**
+ * Makes sure someone can administer the gateway, and that a development setup without keys
+ * still has one key to call it with. Generated secrets go to stderr once, never to the log.
+ */
+async function bootstrapKeys(config: GatewayConfig, keys: KeyStore, logger: Logger) {
+  const adminSecret = await keys.bootstrapAdmin(config.GATEWAY_ADMIN_KEY);
+  if (adminSecret) {
+    printOnce("admin API key (admin scope; shown this once, store it now)", adminSecret);
+    logger.warn("generated the bootstrap admin key and printed it to stderr once");
+  }
+
+  if (!config.GATEWAY_API_KEYS && !config.DATABASE_URL) {
+    const { key, secret } = await keys.createKey({
+      tenant: "dev",
+      name: "development",
+      scopes: ["inference", "metrics:read"],
+      allowedModels: [],
+    });
+    printOnce("development API key for tenant dev (lost on restart)", secret);
+    logger.warn({ keyId: key.keyId, tenant: "dev" }, "no GATEWAY_API_KEYS set; generated a key");
+  }
+}
+
+function printOnce(what: string, secret: string): void {
+  process.stderr.write(`\n  gateway ${what}:\n\n    ${secret}\n\n`);
 }
 
 function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {

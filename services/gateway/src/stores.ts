@@ -12,7 +12,10 @@ export interface SharedStores {
  * Connects to Redis when REDIS_URL is set. Commands fail fast while Redis is down rather than
  * queueing, so a request never waits on a dead connection.
  */
-export async function connectStores(url: string | undefined, logger: Logger): Promise<SharedStores> {
+export async function connectStores(
+  url: string | undefined,
+  logger: Logger,
+): Promise<SharedStores> {
   if (!url) {
     logger.info("no REDIS_URL set; rate limits and cache use in-process stores");
     return { redis: undefined, ping: async () => undefined, close: async () => undefined };
@@ -28,7 +31,7 @@ export async function connectStores(url: string | undefined, logger: Logger): Pr
   redis.on("error", (err) => {
     if (downLogged) return;
     downLogged = true;
-    logger.error({ err: err.message }, "redis unreachable; limits and cache fail closed");
+    logger.error({ err: err.message }, "redis unreachable; cache reads miss, limits follow policy");
   });
   redis.on("ready", () => {
     if (downLogged) logger.info("redis reachable again");

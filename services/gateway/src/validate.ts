@@ -5,10 +5,19 @@ import { invalidRequest } from "./errors.js";
  * Rejects requests no model could answer, before any check or model call is spent on them.
  * Messages name the offending field the way the caller wrote it (messages.N.content).
  */
-export function validateChatParams(params: ChatParams | undefined): ChatParams {
+export function validateChatParams(
+  params: ChatParams | undefined,
+  maxMessages = Number.POSITIVE_INFINITY,
+): ChatParams {
   if (!params) throw invalidRequest("params: required");
   if (params.messages.length === 0) {
     throw invalidRequest("messages: at least one message is required");
+  }
+  if (params.messages.length > maxMessages) {
+    throw invalidRequest(
+      `messages: ${params.messages.length} messages is more than the limit of ${maxMessages}; ` +
+        "shorten the conversation",
+    );
   }
 
   params.messages.forEach((message, i) => {

@@ -1,0 +1,39 @@
+import { createHash } from "node:crypto";
+import type { ChatParams, ContentBlock } from "@mesh/contracts/common/v1/chat_pb";
+
+/** What logs say about a text instead of the text: its length and a short digest. */
+export interface TextDigest {
+  chars: number;
+  sha256: string;
+}
+
+/** Length and the first 12 hex digits of SHA-256, enough to match two log lines. */
+export function digestText(parts: readonly string[]): TextDigest {
+  const hash = createHash("sha256");
+  let chars = 0;
+  for (const part of parts) {
+    hash.update(part);
+    hash.update("\u0000");
+    chars += part.length;
+  }
+  return { chars, sha256: hash.digest("hex").slice(0, 12) };
+}
+
+/** Every text of a request: system blocks, message text, tool calls and results. */
+export function promptTexts(params: ChatParams | undefined): string[] {
+  if (!params) return [];
+  const texts = params.system.map((b) => b.text);
+  for (const message of params.messages) texts.push(...blockTexts(message.content));
+  return texts;
+}
+
+/** Every text of an answer's content. */
+export function blockTexts(content: readonly ContentBlock[]): string[] {
+  const texts: string[] = [];
+  for (const { block } of content) {
+    if (block.case === "text") texts.push(block.value.text);
+    else if (block.case === "toolUse") texts.push(block.value.inputJson);
+    else if (block.case === "toolResult") texts.push(...block.value.content.map((t) => t.text));
+  }
+  return texts;
+}
