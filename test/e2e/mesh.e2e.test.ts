@@ -167,9 +167,8 @@ describe("the mesh over real Postgres and Redis", () => {
     expect(final.usage.output_tokens).toBe(345);
     expect(types[0]).toBe("message_start");
     expect(types.slice(-3)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
-    expect(types.filter((t) => t === "content_block_delta").length).toBe(
-      Math.ceil(ANSWER.length / 5),
-    );
+    // Text is released a checked sentence at a time; the answer is one sentence.
+    expect(types.filter((t) => t === "content_block_delta").length).toBe(1);
 
     const row = await usageRow(requestId);
     expect(row).toMatchObject({ output_tokens: 345, status: "ok", endpoint: "anthropic-messages" });
@@ -405,7 +404,12 @@ describe("bad input gets the protocol's clear error", () => {
     expect(json.error.message).toContain(fragment);
   });
 
-  it("refuses a missing or wrong key with 401 authentication_error", async () => {
+  it("refuses a missing or wrong key with 401 authentication_error, and counts it", async () => {
+    const errorsBefore = sampleValue(await metricsText(), "ai_errors_total", {
+      type: "authentication",
+      model: "none",
+    });
+
     const missing = await post(JSON.stringify(good), {});
     const wrong = await post(JSON.stringify(good), { authorization: "Bearer not-a-key" });
 
@@ -415,6 +419,13 @@ describe("bad input gets the protocol's clear error", () => {
         "authentication_error",
       );
     }
+    await eventually(async () => {
+      const now = sampleValue(await metricsText(), "ai_errors_total", {
+        type: "authentication",
+        model: "none",
+      });
+      return now === errorsBefore + 2 ? now : undefined;
+    }, 5_000, "two authentication errors counted");
   });
 
   it("gives gRPC callers status codes, and keeps serving afterwards", async () => {

@@ -8,6 +8,8 @@ import {
   type ChatParams,
   type ChatResult,
   type ContentBlock,
+  type GuardrailVerdict,
+  type StreamStart,
 } from "@mesh/contracts/common/v1/chat_pb";
 import { GuardrailsService } from "@mesh/contracts/guardrails/v1/guardrails_pb";
 import { CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
@@ -23,8 +25,8 @@ import { trace } from "@opentelemetry/api";
 import { presentedKey, requireScope, type KeyIdentity } from "./api-keys.js";
 import { cacheDirectives, type CacheDirectives } from "./cache-control.js";
 import type { GatewayConfig } from "./config.js";
-import { asRpcError, gatewayError } from "./errors.js";
-import { createGuardrailChecks } from "./guardrail-checks.js";
+import { asRpcError, errorType, gatewayError } from "./errors.js";
+import { createGuardrailChecks, type GateStep } from "./guardrail-checks.js";
 import type { KeyStore } from "./key-store.js";
 import type { LimitSnapshot, RequestLimits } from "./rate-limits.js";
 import { normaliseRequestId } from "./request-id.js";
@@ -154,13 +156,36 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         startedAtHr,
       };
     } catch (err) {
-      const reason = asRpcError(err).reason || "internal";
+      const refusal = asRpcError(err);
+      const reason = refusal.reason || "internal";
       logger.info(
         { requestId, endpoint, reason, tenant: identity?.tenant, keyId: identity?.keyId },
         "request refused",
       );
+      observeRefusal(requestId, endpoint, refusal, startedAtHr);
       throw err;
     }
+  }
+
+  /**
+   * A request refused at the door (bad key, rate limit) reached no model and bills nothing,
+   * but it is still counted in ai_requests_total and ai_errors_total by its type.
+   */
+  function observeRefusal(requestId: string, endpoint: Endpoint, err: RpcError, t0: number) {
+    clients.metrics
+      .recordObservation(
+        {
+          observation: {
+            requestId,
+            model: "",
+            endpoint,
+            errorType: errorType(err),
+            latencySeconds: (performance.now() - t0) / 1000,
+          },
+        },
+        { timeoutMs: 10_000, headers: { "x-request-id": requestId } },
+      )
+      .catch((e: unknown) => logger.warn({ err: String(e), requestId }, "observation lost"));
   }
 
   /** Validation and the checks that depend on the key: tenant, key id, allowed models. */
@@ -248,7 +273,12 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       result.requestId = ctx.requestId;
       outcome.result = result;
 
-      const output = await guardrails.output(caller, params, result.content);
+      const output = await guardrails.output(
+        caller,
+        params,
+        result.content,
+        input.redactionState,
+      );
       outcome.verdicts.push(...output.verdicts);
       result.content = output.content;
       if (!output.allowed) {
@@ -302,25 +332,53 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
 
       const text: string[] = [];
       const toolUses: ContentBlock[] = [];
+      const gate = guardrails.streamGate(caller, params, input.redactionState);
       let done: ChatResult | undefined;
+      let stopped: GuardrailVerdict[] | undefined;
+      let started: StreamStart | undefined;
       const events = clients.orchestrator.streamComplete(
         { requestId: ctx.requestId, params: input.params },
         { ...upstreamOptions, signal: ctx.signal, headers: { "x-request-id": ctx.requestId } },
       );
+
+      // Text is held back until guardrails have checked each sentence; only checked text
+      // (redacted, placeholders restored) is sent, and a blocked sentence never is.
+      const pass = (index: number, step: GateStep): ChatEvent | undefined => {
+        outcome.verdicts.push(...step.verdicts);
+        if (step.blocked) {
+          stopped = step.blocked;
+          return undefined;
+        }
+        if (step.release === "") return undefined;
+        text[index] = (text[index] ?? "") + step.release;
+        return chatEvent({ case: "textDelta", value: { index, text: step.release } });
+      };
+      const finishOpen = async function* (except?: number) {
+        for (const index of gate.openBlocks()) {
+          if (index === except || stopped) continue;
+          const released = pass(index, await gate.finish(index));
+          if (released) yield released;
+        }
+      };
+
       for await (const { event } of events) {
         if (!event) continue;
         switch (event.event.case) {
           case "start":
             event.event.value.requestId = ctx.requestId;
+            started = event.event.value;
             break;
           case "textDelta": {
             const { index, text: piece } = event.event.value;
             outcome.firstTokenHr ??= performance.now();
-            text[index] = (text[index] ?? "") + piece;
+            yield* finishOpen(index);
+            const released = pass(index, await gate.push(index, piece));
+            if (released) yield released;
             break;
           }
           case "toolUse":
             outcome.firstTokenHr ??= performance.now();
+            yield* finishOpen();
             toolUses.push(
               create(ContentBlockSchema, { block: { case: "toolUse", value: event.event.value } }),
             );
@@ -339,7 +397,24 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
             done = event.event.value;
             continue;
         }
-        yield event;
+        if (stopped) break;
+        if (event.event.case !== "textDelta") yield event;
+      }
+      if (!stopped) yield* finishOpen();
+
+      if (stopped) {
+        // The model's usage so far is still billed: the orchestrator's stream was cut here.
+        for (const verdict of stopped) yield chatEvent({ case: "guardrail", value: verdict });
+        outcome.status = UsageStatus.BLOCKED;
+        // TODO(#5): bill the tokens produced before the cut; the orchestrator's stream is
+        // cancelled here, so only its start (input usage) is known.
+        done ??= create(ChatResultSchema, {
+          model: started?.model ?? "",
+          provider: started?.provider ?? "",
+          usage: started?.usage,
+          routing: started?.routing,
+        });
+        done.stopReason = StopReason.GUARDRAIL;
       }
       if (!done) {
         throw gatewayError(
@@ -349,21 +424,25 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         );
       }
 
-      // TODO(#4): check at sentence boundaries while streaming, so blocked text is never sent.
       const content: ContentBlock[] = [
         ...text.filter((t) => t !== undefined).map(textBlock),
         ...toolUses,
       ];
-      const output = await guardrails.output(caller, params, content);
-      outcome.verdicts.push(...output.verdicts);
-      for (const verdict of output.verdicts) {
-        if (verdict.action !== GuardrailAction.ALLOW) {
-          yield chatEvent({ case: "guardrail", value: verdict });
+      if (!stopped) {
+        // Whole-answer checks: groundedness, structured output, tool calls.
+        const output = await guardrails.output(caller, params, content, input.redactionState);
+        const fresh = output.verdicts.filter((v) => WHOLE_ANSWER_CHECKS.has(v.check) ||
+          toolUses.length > 0);
+        outcome.verdicts.push(...fresh);
+        for (const verdict of fresh) {
+          if (verdict.action !== GuardrailAction.ALLOW) {
+            yield chatEvent({ case: "guardrail", value: verdict });
+          }
         }
-      }
-      if (!output.allowed) {
-        done.stopReason = StopReason.GUARDRAIL;
-        outcome.status = UsageStatus.BLOCKED;
+        if (!output.allowed) {
+          done.stopReason = StopReason.GUARDRAIL;
+          outcome.status = UsageStatus.BLOCKED;
+        }
       }
 
       done.requestId = ctx.requestId;
@@ -410,6 +489,9 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     },
   };
 }
+
+/** Checks that judge the whole answer, run once the stream has ended. */
+const WHOLE_ANSWER_CHECKS = new Set(["groundedness", "schema"]);
 
 function newOutcome(params: ChatParams | undefined, streamed: boolean): Outcome {
   return { params, status: UsageStatus.OK, streamed, verdicts: [], cacheable: false };
