@@ -354,6 +354,15 @@ describe("the mesh over real Postgres and Redis", () => {
 
     const root = server("gateway", "POST /v1/messages");
     expect(root.parentSpanId).toBe(callerSpanId);
+    expect(root.attributes).toMatchObject({
+      "mesh.tenant": "acme",
+      "mesh.cache_hit": false,
+      "mesh.cost_usd": "0.008992500",
+      "mesh.model": "claude-sonnet-4",
+      "mesh.status": "ok",
+    });
+    const verdicts = root.events.filter((e) => e.name === "mesh.guardrail.verdict");
+    expect(verdicts.map((e) => e.attributes["mesh.guardrail.stage"])).toContain("input");
     expect(new Set(spans.map((s) => s.service))).toEqual(
       new Set(["gateway", "guardrails", "orchestrator", "cost-ledger", "metrics"]),
     );

@@ -19,7 +19,7 @@ import {
   type ModelInfo,
 } from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
 import type { Logger } from "@mesh/logging";
-import { usdFromNanos } from "@mesh/money";
+import { formatUsd, moneyToNanos, usdFromNanos } from "@mesh/money";
 import { createGrpcClient, GrpcStatus, RpcError, type GrpcClient } from "@mesh/rpc";
 import { trace } from "@opentelemetry/api";
 import { presentedKey, requireScope, type KeyIdentity } from "./api-keys.js";
@@ -128,7 +128,30 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     failureMode: config.GUARDRAILS_FAILURE_MODE,
     logger,
   });
-  const report = createUsageReporter(clients, logger);
+  const reportUsage = createUsageReporter(clients, logger);
+  /** Annotates the request's span (cost, cache, verdicts; never text) and reports usage. */
+  const report = (ctx: RequestContext, outcome: Outcome) => {
+    const span = trace.getActiveSpan();
+    if (span) {
+      const result = outcome.result;
+      span.setAttributes({
+        "mesh.cache_hit": result?.cacheHit ?? false,
+        "mesh.cost_usd": formatUsd(moneyToNanos(result?.cost)),
+        "mesh.model": result?.model ?? "",
+        "mesh.status": UsageStatus[outcome.status]?.toLowerCase() ?? "unspecified",
+      });
+      for (const v of outcome.verdicts) {
+        span.addEvent("mesh.guardrail.verdict", {
+          "mesh.guardrail.check": v.check,
+          "mesh.guardrail.stage": v.stage,
+          "mesh.guardrail.action": GuardrailAction[v.action]?.toLowerCase() ?? "unspecified",
+          "mesh.guardrail.category": v.category,
+          "mesh.guardrail.score": v.score,
+        });
+      }
+    }
+    reportUsage(ctx, outcome);
+  };
 
   async function admit(header: HeaderReader, endpoint: Endpoint): Promise<RequestContext> {
     const startedAtHr = performance.now();
