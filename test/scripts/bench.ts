@@ -21,6 +21,8 @@ const env: Record<string, string> = {
   ANTHROPIC_API_KEY: "bench-upstream-key",
   ANTHROPIC_BASE_URL: fake.url,
   RATE_LIMIT_REQUESTS_PER_MINUTE: "100000000",
+  // 0 switches the per-key token limit off; the bench measures the mesh, not the limiter.
+  RATE_LIMIT_TOKENS_PER_MINUTE: "0",
   LOG_LEVEL: "warn",
 };
 let storage = "embedded PGlite, in-process stores";

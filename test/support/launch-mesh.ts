@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The five services, in the order they start. */
@@ -84,6 +86,10 @@ export async function launchMesh(options: MeshOptions = {}): Promise<RunningMesh
     if (names.addr) baseEnv[names.addr] = `127.0.0.1:${ports[name].grpc}`;
   }
 
+  // Test meshes on free ports keep the gateway's usage outbox in a folder of their own.
+  const scratch = options.fixedPorts ? undefined : mkdtempSync(join(tmpdir(), "mesh-run-"));
+  if (scratch) baseEnv.GATEWAY_OUTBOX_DIR = join(scratch, "gateway-outbox");
+
   const logs = {} as RunningMesh["logs"];
   const processes = {} as RunningMesh["processes"];
   const output = options.output ?? "capture";
@@ -108,7 +114,10 @@ export async function launchMesh(options: MeshOptions = {}): Promise<RunningMesh
     gatewayGrpcAddress: `127.0.0.1:${ports.gateway.grpc}`,
     logs,
     processes,
-    stop: () => stopAll(processes),
+    stop: async () => {
+      await stopAll(processes);
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    },
   };
 
   try {

@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { commonEnv, flag, loadConfig, millis, port, z } from "@mesh/config";
 
 // A schema name goes into SQL as an identifier, so only plain lowercase names are allowed.
@@ -51,6 +54,8 @@ const schema = z.object({
   REQUEST_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1_000).default(64),
   REQUEST_MAX_MESSAGES: z.coerce.number().int().min(1).default(1_000),
   TRUST_CALLER_TRACE: flag(true),
+  /** Folder of the usage outbox (one gateway process per folder); see resolveOutboxDir. */
+  GATEWAY_OUTBOX_DIR: z.string().min(1).optional(),
 });
 
 /** The gateway's settings, read once from the environment. */
@@ -59,4 +64,28 @@ export type GatewayConfig = z.infer<typeof schema>;
 /** Reads and validates the gateway's environment; throws listing every problem. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   return loadConfig(schema, env);
+}
+
+/**
+ * Where the usage outbox lives: GATEWAY_OUTBOX_DIR when set (relative paths from the repository
+ * root, since pnpm runs scripts inside the package folder), else
+ * `<repo>/.data/gateway-outbox/<GATEWAY_HTTP_PORT>`, so two local gateways never share one.
+ * Falls back to the working directory outside a checkout.
+ */
+export function resolveOutboxDir(config: GatewayConfig): string {
+  const base = findRepoRoot() ?? process.cwd();
+  const configured = config.GATEWAY_OUTBOX_DIR;
+  if (!configured) return join(base, ".data", "gateway-outbox", String(config.GATEWAY_HTTP_PORT));
+
+  return isAbsolute(configured) ? configured : resolve(base, configured);
+}
+
+function findRepoRoot(): string | undefined {
+  for (const start of [dirname(fileURLToPath(import.meta.url)), process.cwd()]) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      if (existsSync(join(dir, "pnpm-workspace.yaml"))) return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return undefined;
 }

@@ -39,7 +39,7 @@ import {
   type TokenLimits,
   type TokenReservation,
 } from "./token-limits.js";
-import { createUsageReporter, type Outcome } from "./usage-report.js";
+import { createUsageReporter, type Outcome, type UsageOutbox } from "./usage-report.js";
 import { validateChatParams } from "./validate.js";
 
 /** Where a request came in; a bounded label in metrics and the ledger. */
@@ -88,6 +88,8 @@ export interface PipelineDeps {
   requestLimits: RequestLimits;
   tokenLimits: TokenLimits;
   cache: ResponseCache;
+  /** Durable queue of ledger rows, drained on shutdown by the server. */
+  usageOutbox: UsageOutbox;
 }
 
 /** Clients of the four internal services, built once and shared by every request. */
@@ -128,7 +130,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     failureMode: config.GUARDRAILS_FAILURE_MODE,
     logger,
   });
-  const reportUsage = createUsageReporter(clients, logger);
+  const reportUsage = createUsageReporter(clients, deps.usageOutbox, logger);
   /** Annotates the request's span (cost, cache, verdicts; never text) and reports usage. */
   const report = (ctx: RequestContext, outcome: Outcome) => {
     const span = trace.getActiveSpan();

@@ -8,7 +8,7 @@ import Fastify from "fastify";
 import { connectAdminRoutes, createAdminHandlers, grpcAdminService } from "./admin-api.js";
 import { registerAnthropicApi } from "./anthropic-api.js";
 import { parseStaticKeys } from "./api-keys.js";
-import type { GatewayConfig } from "./config.js";
+import { type GatewayConfig, resolveOutboxDir } from "./config.js";
 import { connectRoutes } from "./connect-api.js";
 import { grpcGatewayService } from "./grpc-api.js";
 import { registerHttpErrors } from "./http-errors.js";
@@ -24,6 +24,7 @@ import { createResponseCache } from "./response-cache.js";
 import { connectStores } from "./stores.js";
 import { policyDefaults } from "./tenant-policy.js";
 import { createTokenLimits } from "./token-limits.js";
+import { createLedgerOutbox } from "./usage-report.js";
 
 /** A running gateway. */
 export interface GatewayHandle {
@@ -61,6 +62,12 @@ export async function startGateway(
     config.CACHE_MAX_ENTRIES,
     logger,
   );
+  const meshClients = createMeshClients(config);
+  // Usage records survive a ledger outage on local disk and go out in order once it is back.
+  const usageOutbox = createLedgerOutbox(meshClients.ledger, {
+    dir: resolveOutboxDir(config),
+    logger,
+  });
   const pipeline = createPipeline(
     {
       config,
@@ -69,8 +76,9 @@ export async function startGateway(
       requestLimits: createRequestLimits(counters),
       tokenLimits: createTokenLimits(counters),
       cache,
+      usageOutbox,
     },
-    createMeshClients(config),
+    meshClients,
   );
   const admin = createAdminHandlers(keys, defaults, logger);
   const peers = {
@@ -166,10 +174,12 @@ export async function startGateway(
   });
 
   const drainMs = config.SHUTDOWN_DEADLINE_MS - 2_000;
+  let shutdownStartedAt = 0;
   const steps = [
     {
       name: "report not serving",
       run: async () => {
+        shutdownStartedAt = Date.now();
         ready = false;
         grpc.markNotServing();
       },
@@ -183,6 +193,20 @@ export async function startGateway(
         const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
         await Promise.all([grpc.shutdown(drainMs), withTimeout(closing, drainMs)]);
         clearInterval(sweep);
+      },
+    },
+    {
+      name: "deliver waiting usage records",
+      run: async () => {
+        // Whatever is still waiting stays on disk for the next start in this folder; the
+        // budget leaves a second of the deadline for the steps after this one.
+        const leftMs = config.SHUTDOWN_DEADLINE_MS - (Date.now() - shutdownStartedAt) - 1_000;
+        const drained = await usageOutbox.drain(Math.max(0, Math.min(OUTBOX_DRAIN_MS, leftMs)));
+        if (!drained) {
+          logger.warn({ pending: usageOutbox.pending() }, "usage records left in the outbox");
+        }
+        // A send still in flight to a hung ledger must not hold the exit; the record stays.
+        await withTimeout(usageOutbox.close(), 500);
       },
     },
     {
@@ -204,6 +228,9 @@ export async function startGateway(
   logger.info({ httpPort, grpcPort: grpc.port }, "gateway listening");
   return { httpPort, grpcPort: grpc.port, stop };
 }
+
+/** How long shutdown waits for the ledger to take waiting usage records. */
+const OUTBOX_DRAIN_MS = 5_000;
 
 async function keyBackend(config: GatewayConfig, logger: Logger): Promise<KeyBackend> {
   if (!config.DATABASE_URL) {

@@ -10,6 +10,9 @@ import { type CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/l
 import type { MetricsService } from "@mesh/contracts/metrics/v1/metrics_pb";
 import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
+import { createUsageOutbox, type UsageOutbox, type UsageOutboxOptions } from "@mesh/outbox";
+
+export type { UsageOutbox };
 import type { GrpcClient, RpcError } from "@mesh/rpc";
 import type { KeyIdentity } from "./api-keys.js";
 import { errorType } from "./errors.js";
@@ -40,12 +43,33 @@ export interface ReportedRequest {
 /** Sends one request's usage to the ledger and metrics and logs it, never holding it up. */
 export type UsageReporter = (request: ReportedRequest, outcome: Outcome) => void;
 
-/** Builds the reporter on the ledger and metrics clients. */
+/** Deadline of one RecordUsage call; a slower ledger counts as down and the record waits. */
+const LEDGER_TIMEOUT_MS = 10_000;
+
+/**
+ * Opens the durable outbox in front of the ledger's RecordUsage on `dir` (one process per
+ * folder). Build it once at start; `drain` then `close` it on shutdown, after the requests.
+ */
+export function createLedgerOutbox(
+  ledger: GrpcClient<typeof CostLedgerService>,
+  options: Omit<UsageOutboxOptions, "send">,
+): UsageOutbox {
+  return createUsageOutbox({
+    ...options,
+    send: async (record) => {
+      const headers = { "x-request-id": record.requestId };
+      await ledger.recordUsage({ record }, { headers, timeoutMs: LEDGER_TIMEOUT_MS });
+    },
+  });
+}
+
+/**
+ * Builds the reporter: ledger rows go through the outbox (see createLedgerOutbox), so a ledger
+ * outage loses none; observations go straight to the metrics client.
+ */
 export function createUsageReporter(
-  clients: {
-    ledger: GrpcClient<typeof CostLedgerService>;
-    metrics: GrpcClient<typeof MetricsService>;
-  },
+  clients: { metrics: GrpcClient<typeof MetricsService> },
+  outbox: UsageOutbox,
   logger: Logger,
 ): UsageReporter {
   return (request, outcome) => {
@@ -57,32 +81,28 @@ export function createUsageReporter(
     const cacheHit = result?.cacheHit ?? false;
     const headers = { headers: { "x-request-id": request.requestId }, timeoutMs: 10_000 };
 
-    const ledgerWrite = clients.ledger.recordUsage(
-      {
-        record: {
-          requestId: request.requestId,
-          tenant: request.identity.tenant,
-          apiKeyId: request.identity.keyId,
-          user: outcome.params?.metadata.user_id ?? "",
-          modelRequested: outcome.params?.model ?? "",
-          model,
-          provider: result?.provider ?? "",
-          deployment: result?.deployment ?? "",
-          usage,
-          cost: result?.cost ?? usdFromNanos(0n),
-          latencyMs: Math.round(latencySeconds * 1000),
-          status: outcome.status,
-          cacheHit,
-          startedAt: timestampFromMs(request.startedAtMs),
-          finishedAt: timestampFromMs(finishedAtMs),
-          endpoint: request.endpoint,
-          reservationId: result?.reservationId ?? "",
-        },
-      },
-      headers,
-    );
+    const ledgerWrite = outbox.submit({
+      requestId: request.requestId,
+      tenant: request.identity.tenant,
+      apiKeyId: request.identity.keyId,
+      user: outcome.params?.metadata.user_id ?? "",
+      modelRequested: outcome.params?.model ?? "",
+      model,
+      provider: result?.provider ?? "",
+      deployment: result?.deployment ?? "",
+      usage,
+      cost: result?.cost ?? usdFromNanos(0n),
+      latencyMs: Math.round(latencySeconds * 1000),
+      status: outcome.status,
+      cacheHit,
+      startedAt: timestampFromMs(request.startedAtMs),
+      finishedAt: timestampFromMs(finishedAtMs),
+      endpoint: request.endpoint,
+      reservationId: result?.reservationId ?? "",
+    });
     ledgerWrite.catch((err: unknown) => {
-      // TODO(#5): a durable outbox so a ledger outage loses no record.
+      // Only a failed disk write or a closed outbox (a request finishing after shutdown) land
+      // here; ledger outages are the outbox's to ride out.
       logger.error({ err: String(err), requestId: request.requestId }, "usage record not written");
     });
 
