@@ -389,7 +389,9 @@ async function expectWithinFilledBuckets(value: number | undefined, metric: stri
 
   expect(value).toBeGreaterThan(0);
   expect(value).toBeGreaterThanOrEqual(first === 0 ? 0 : (bounds[first - 1] ?? 0));
-  expect(value).toBeLessThanOrEqual(bounds[Math.min(last, bounds.length - 1)] ?? Infinity);
+  // Rate extrapolation over a few requests can carry the interpolation up to one bucket past
+  // the last filled one (seen under load); the exact p99 is checked against GetDashboard.
+  expect(value).toBeLessThanOrEqual(bounds[Math.min(last + 1, bounds.length - 1)] ?? Infinity);
 }
 
 describe.skipIf(!PROMETHEUS)("a real Prometheus scraping the mesh", () => {
