@@ -18,7 +18,11 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "mesh-embedded-"));
-  const env = { GATEWAY_API_KEYS: `${KEY}=solo`, LEDGER_DATA_DIR: dataDir, SIMULATOR_LATENCY_MS: "0" };
+  const env = {
+    GATEWAY_API_KEYS: `${KEY}=solo`,
+    LEDGER_DATA_DIR: dataDir,
+    SIMULATOR_LATENCY_MS: "0",
+  };
   mesh = await launchMesh({ env });
   // The embedded defaults are what runs without DATABASE_URL and REDIS_URL.
   expect(process.env.DATABASE_URL ?? "").toBe("");
@@ -50,7 +54,9 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
           messages: [
             {
               role: 1,
-              content: [{ block: { case: "text", value: { text: "Name three primary colours." } } }],
+              content: [
+                { block: { case: "text", value: { text: "Name three primary colours." } } },
+              ],
             },
           ],
         },
@@ -70,7 +76,9 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
           messages: [
             {
               role: 1,
-              content: [{ block: { case: "text", value: { text: "Name three primary colours." } } }],
+              content: [
+                { block: { case: "text", value: { text: "Name three primary colours." } } },
+              ],
             },
           ],
         },
@@ -90,7 +98,10 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
     const oneCost = BigInt(unary.usage.input_tokens * 250 + unary.usage.output_tokens * 1_250);
     expect(moneyToNanos(result?.cost)).toBe(oneCost);
 
-    const ledger = createGrpcClient(CostLedgerService, `127.0.0.1:${mesh.ports["cost-ledger"].grpc}`);
+    const ledger = createGrpcClient(
+      CostLedgerService,
+      `127.0.0.1:${mesh.ports["cost-ledger"].grpc}`,
+    );
     const spend = await eventually(async () => {
       const s = await ledger.getSpend({ tenant: "solo" });
       return s.requests === 4n ? s : undefined;
@@ -100,21 +111,29 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
     expect(spend.inputTokens).toBe(BigInt(4 * unary.usage.input_tokens));
     expect(spend.outputTokens).toBe(BigInt(4 * unary.usage.output_tokens));
 
-    const metrics = await (await fetch(`http://127.0.0.1:${mesh.ports.metrics.http}/metrics`)).text();
-    expect(sampleValue(metrics, "ai_requests_total", {
-      model: "claude-haiku-3",
-      endpoint: "anthropic-messages",
-      status: "ok",
-    })).toBe(2);
-    expect(sampleValue(metrics, "ai_requests_total", {
-      model: "claude-haiku-3",
-      endpoint: "grpc",
-      status: "ok",
-    })).toBe(1);
-    expect(sampleValue(metrics, "ai_requests_total", {
-      model: "claude-haiku-3",
-      endpoint: "connect",
-      status: "ok",
-    })).toBe(1);
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${mesh.ports.metrics.http}/metrics`)
+    ).text();
+    expect(
+      sampleValue(metrics, "ai_requests_total", {
+        model: "claude-haiku-3",
+        endpoint: "anthropic-messages",
+        status: "ok",
+      }),
+    ).toBe(2);
+    expect(
+      sampleValue(metrics, "ai_requests_total", {
+        model: "claude-haiku-3",
+        endpoint: "grpc",
+        status: "ok",
+      }),
+    ).toBe(1);
+    expect(
+      sampleValue(metrics, "ai_requests_total", {
+        model: "claude-haiku-3",
+        endpoint: "connect",
+        status: "ok",
+      }),
+    ).toBe(1);
   });
 });

@@ -180,13 +180,18 @@ describe("the mesh over real Postgres and Redis", () => {
     const params = {
       model: "claude-sonnet-4",
       maxTokens: 100,
-      messages: [{ role: 1, content: [{ block: { case: "text" as const, value: { text: "hi" } } }] }],
+      messages: [
+        { role: 1, content: [{ block: { case: "text" as const, value: { text: "hi" } } }] },
+      ],
     };
 
     const { result } = await client.chat({ params }, { headers: { "x-api-key": KEY } });
     const kinds: string[] = [];
     let streamed = "";
-    for await (const { event } of client.streamChat({ params }, { headers: { "x-api-key": KEY } })) {
+    for await (const { event } of client.streamChat(
+      { params },
+      { headers: { "x-api-key": KEY } },
+    )) {
       kinds.push(event?.event.case ?? "none");
       if (event?.event.case === "textDelta") streamed += event.event.value.text;
     }
@@ -194,7 +199,11 @@ describe("the mesh over real Postgres and Redis", () => {
 
     expect(result?.content[0]?.block).toMatchObject({ case: "text", value: { text: ANSWER } });
     expect(result?.stopReason).toBe(StopReason.END_TURN);
-    expect(result?.cost).toMatchObject({ currencyCode: "USD", units: 0n, nanos: SONNET_COST_NANOS });
+    expect(result?.cost).toMatchObject({
+      currencyCode: "USD",
+      units: 0n,
+      nanos: SONNET_COST_NANOS,
+    });
     expect(result?.routing?.model).toBe("claude-sonnet-4");
     expect(streamed).toBe(ANSWER);
     expect(kinds[0]).toBe("start");
@@ -303,12 +312,15 @@ describe("the mesh over real Postgres and Redis", () => {
       return moved ? after : undefined;
     });
     const after = await metricsText();
-    expect(sampleValue(after, "ai_tokens_total", { direction: "input", model: "claude-sonnet-4" }))
-      .toBe(inputBefore + 1_200);
-    expect(sampleValue(after, "ai_latency_seconds_count", {
-      model: "claude-sonnet-4",
-      endpoint: "anthropic-messages",
-    })).toBeGreaterThanOrEqual(requestsBefore + 1);
+    expect(
+      sampleValue(after, "ai_tokens_total", { direction: "input", model: "claude-sonnet-4" }),
+    ).toBe(inputBefore + 1_200);
+    expect(
+      sampleValue(after, "ai_latency_seconds_count", {
+        model: "claude-sonnet-4",
+        endpoint: "anthropic-messages",
+      }),
+    ).toBeGreaterThanOrEqual(requestsBefore + 1);
   });
 
   it("puts all five services in one trace with correct parent links", async () => {
@@ -339,9 +351,12 @@ describe("the mesh over real Postgres and Redis", () => {
     // Each hop shows up twice: the gateway's CLIENT span and the callee's SERVER span.
     await otlp.waitFor((spans) => {
       const names = spans.filter((s) => s.traceId === traceId).map((s) => `${s.service} ${s.name}`);
-      return hops.every(([service, name]) =>
-        names.includes(`${service} ${name}`) && names.includes(`gateway ${name}`),
-      ) && names.includes("gateway POST /v1/messages");
+      return (
+        hops.every(
+          ([service, name]) =>
+            names.includes(`${service} ${name}`) && names.includes(`gateway ${name}`),
+        ) && names.includes("gateway POST /v1/messages")
+      );
     }, 15_000);
     const spans = otlp.spans.filter((s) => s.traceId === traceId);
     const byId = new Map(spans.map((s) => [s.spanId, s]));
@@ -374,8 +389,9 @@ describe("the mesh over real Postgres and Redis", () => {
     }
 
     const orchestrator = server("orchestrator", "orchestrator.v1.OrchestratorService/Complete");
-    const modelCall = spans.find((s) => s.service === "orchestrator" &&
-      s.name === "chat claude-sonnet-4");
+    const modelCall = spans.find(
+      (s) => s.service === "orchestrator" && s.name === "chat claude-sonnet-4",
+    );
     expect(modelCall?.parentSpanId).toBe(orchestrator.spanId);
     expect(modelCall?.attributes["gen_ai.request.model"]).toBe("claude-sonnet-4-20250514");
     expect(modelCall?.attributes["gen_ai.provider.name"]).toBe("anthropic");
@@ -391,18 +407,42 @@ describe("bad input gets the protocol's clear error", () => {
       headers: { "content-type": "application/json", ...headers },
       body,
     });
-  const good = { model: "claude-sonnet-4", max_tokens: 10, messages: [{ role: "user", content: "hi" }] };
+  const good = {
+    model: "claude-sonnet-4",
+    max_tokens: 10,
+    messages: [{ role: "user", content: "hi" }],
+  };
 
   it.each([
-    ["malformed JSON", "{\"model\": ", 400, "invalid_request_error", "malformed request body"],
-    ["missing max_tokens", JSON.stringify({ ...good, max_tokens: undefined }), 400,
-      "invalid_request_error", "max_tokens"],
-    ["an empty message list", JSON.stringify({ ...good, messages: [] }), 400,
-      "invalid_request_error", "messages: at least one message is required"],
-    ["wrong types", JSON.stringify({ ...good, max_tokens: "ten", temperature: "hot" }), 400,
-      "invalid_request_error", "max_tokens"],
-    ["an unknown model", JSON.stringify({ ...good, model: "gpt-17" }), 400,
-      "invalid_request_error", "gpt-17"],
+    ["malformed JSON", '{"model": ', 400, "invalid_request_error", "malformed request body"],
+    [
+      "missing max_tokens",
+      JSON.stringify({ ...good, max_tokens: undefined }),
+      400,
+      "invalid_request_error",
+      "max_tokens",
+    ],
+    [
+      "an empty message list",
+      JSON.stringify({ ...good, messages: [] }),
+      400,
+      "invalid_request_error",
+      "messages: at least one message is required",
+    ],
+    [
+      "wrong types",
+      JSON.stringify({ ...good, max_tokens: "ten", temperature: "hot" }),
+      400,
+      "invalid_request_error",
+      "max_tokens",
+    ],
+    [
+      "an unknown model",
+      JSON.stringify({ ...good, model: "gpt-17" }),
+      400,
+      "invalid_request_error",
+      "gpt-17",
+    ],
   ])("%s", async (_name, body, status, type, fragment) => {
     const res = await post(body);
     const json = (await res.json()) as { type: string; error: { type: string; message: string } };
@@ -428,22 +468,31 @@ describe("bad input gets the protocol's clear error", () => {
         "authentication_error",
       );
     }
-    await eventually(async () => {
-      const now = sampleValue(await metricsText(), "ai_errors_total", {
-        type: "authentication",
-        model: "none",
-      });
-      return now === errorsBefore + 2 ? now : undefined;
-    }, 5_000, "two authentication errors counted");
+    await eventually(
+      async () => {
+        const now = sampleValue(await metricsText(), "ai_errors_total", {
+          type: "authentication",
+          model: "none",
+        });
+        return now === errorsBefore + 2 ? now : undefined;
+      },
+      5_000,
+      "two authentication errors counted",
+    );
   });
 
   it("gives gRPC callers status codes, and keeps serving afterwards", async () => {
     const client = createGrpcClient(GatewayService, mesh.gatewayGrpcAddress);
     const text = { block: { case: "text" as const, value: { text: "hi" } } };
     const codeOf = (p: Promise<unknown>) =>
-      p.then(() => "ok", (err: RpcError) => [err.code, err.message] as const);
+      p.then(
+        () => "ok",
+        (err: RpcError) => [err.code, err.message] as const,
+      );
 
-    const noKey = await codeOf(client.chat({ params: { messages: [{ role: 1, content: [text] }] } }));
+    const noKey = await codeOf(
+      client.chat({ params: { messages: [{ role: 1, content: [text] }] } }),
+    );
     const empty = await codeOf(
       client.chat({ params: { messages: [] } }, { headers: { "x-api-key": KEY } }),
     );
@@ -455,7 +504,10 @@ describe("bad input gets the protocol's clear error", () => {
     );
 
     expect(noKey[0]).toBe(GrpcStatus.UNAUTHENTICATED);
-    expect(empty).toEqual([GrpcStatus.INVALID_ARGUMENT, "messages: at least one message is required"]);
+    expect(empty).toEqual([
+      GrpcStatus.INVALID_ARGUMENT,
+      "messages: at least one message is required",
+    ]);
     expect(unknown[0]).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(unknown[1]).toContain("gpt-17");
 

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchMesh, type RunningMesh } from "../support/launch-mesh.js";
 
 // The third sentence leaks an email address the prompt never contained.
-const ANSWER = "The weather is mild today. Tomorrow brings rain. " +
+const ANSWER =
+  "The weather is mild today. Tomorrow brings rain. " +
   "Write to leak.person@example.com for details. Bring an umbrella.";
 
 let fake: FakeAnthropic;
@@ -17,8 +18,10 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mesh-stream-guard-"));
   const policyFile = join(dir, "policy.yaml");
-  writeFileSync(policyFile, "default:\n  pii: { action: redact }\ntenants:\n  strict:\n" +
-    "    pii: { EMAIL: block }\n");
+  writeFileSync(
+    policyFile,
+    "default:\n  pii: { action: redact }\ntenants:\n  strict:\n" + "    pii: { EMAIL: block }\n",
+  );
   fake = await startFakeAnthropic({ defaultReply: { text: ANSWER, deltaChars: 6 } });
   mesh = await launchMesh({
     env: {
@@ -72,7 +75,9 @@ describe("streamed answers are checked sentence by sentence", () => {
     const { text, stopReason } = await streamAs("plain-key");
 
     expect(text).not.toContain("leak.person@example.com");
-    expect(text).toMatch(/^The weather is mild today\. Tomorrow brings rain\. Write to <EMAIL_\d+> /);
+    expect(text).toMatch(
+      /^The weather is mild today\. Tomorrow brings rain\. Write to <EMAIL_\d+> /,
+    );
     expect(text.endsWith("Bring an umbrella.")).toBe(true);
     expect(stopReason).toBe("end_turn");
   });

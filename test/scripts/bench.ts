@@ -8,7 +8,11 @@
 import { readFileSync } from "node:fs";
 import { startFakeAnthropic } from "@mesh/testing";
 import { launchMesh, SERVICES, type ServiceName } from "../support/launch-mesh.js";
-import { TEST_DATABASE_URL, TEST_REDIS_URL, assertRealServicesUp } from "../support/real-services.js";
+import {
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  assertRealServicesUp,
+} from "../support/real-services.js";
 
 const LEVELS = (process.env.BENCH_CONCURRENCY ?? "1,16,64").split(",").map(Number);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000);
@@ -105,7 +109,8 @@ async function drive(call: () => Promise<boolean>, concurrency: number, total: n
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  const pct = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
   return { rps: total / seconds, p50: pct(0.5), p99: pct(0.99), errors };
 }
 

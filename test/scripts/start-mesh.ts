@@ -5,7 +5,10 @@
 import { launchMesh, SERVICES } from "../support/launch-mesh.js";
 
 const apiKey = process.env.MESH_DEV_KEY ?? "mesh-dev-key";
-const env: Record<string, string> = { GATEWAY_API_KEYS: process.env.GATEWAY_API_KEYS ?? `${apiKey}=dev` };
+const storage = process.env.DATABASE_URL ? "Postgres at DATABASE_URL" : "embedded PGlite (.data/)";
+const env: Record<string, string> = {
+  GATEWAY_API_KEYS: process.env.GATEWAY_API_KEYS ?? `${apiKey}=dev`,
+};
 for (const key of ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"]) {
   const value = process.env[key];
   if (value) env[key] = value;
@@ -23,7 +26,7 @@ console.log(
     "mesh is up",
     ...rows,
     "",
-    `  storage:   ${process.env.DATABASE_URL ? "Postgres at DATABASE_URL" : "embedded PGlite (.data/)"}`,
+    `  storage:   ${storage}`,
     `  cache:     ${process.env.REDIS_URL ? "Redis at REDIS_URL" : "in-process"}`,
     `  api key:   ${process.env.GATEWAY_API_KEYS ? "from GATEWAY_API_KEYS" : apiKey}`,
     `  metrics:   http://127.0.0.1:${mesh.ports.metrics.http}/metrics`,

@@ -6,7 +6,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The five services, in the order they start. */
-export const SERVICES = ["metrics", "cost-ledger", "guardrails", "orchestrator", "gateway"] as const;
+export const SERVICES = [
+  "metrics",
+  "cost-ledger",
+  "guardrails",
+  "orchestrator",
+  "gateway",
+] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -154,7 +160,9 @@ async function waitReady(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${name} was not ready within ${timeoutMs} ms:\n${logs[name].slice(-15).join("\n")}`);
+  throw new Error(
+    `${name} was not ready within ${timeoutMs} ms:\n${logs[name].slice(-15).join("\n")}`,
+  );
 }
 
 async function stopAll(processes: Record<ServiceName, ChildProcess>): Promise<void> {

@@ -13,7 +13,8 @@ export function grpcMethodDefinition(
 ): MethodDefinition<unknown, unknown> {
   return {
     path: `/${service.typeName}/${method.name}`,
-    requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+    requestStream:
+      method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream:
       method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (m) => Buffer.from(toBinary(method.input, m as never)),

@@ -49,7 +49,10 @@ describe("toChatParams", () => {
       mesh: { requires_reasoning: true },
     });
 
-    const params = toChatParams(req, readHintHeaders((n) => (n === "x-mesh-complexity" ? "HIGH" : undefined)));
+    const params = toChatParams(
+      req,
+      readHintHeaders((n) => (n === "x-mesh-complexity" ? "HIGH" : undefined)),
+    );
 
     expect(params.model).toBe("");
     expect(params.system[0]).toMatchObject({ text: "be brief", cacheControl: true });
