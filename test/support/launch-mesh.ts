@@ -73,6 +73,18 @@ export interface RunningMesh {
  * a test never reaches a real model by accident; pass them in `env` to use them.
  */
 export async function launchMesh(options: MeshOptions = {}): Promise<RunningMesh> {
+  // A free port can be taken by another process between the check and the bind; try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOnce(options);
+    } catch (err) {
+      const raced = String(err).includes("EADDRINUSE");
+      if (!raced || options.fixedPorts || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function launchOnce(options: MeshOptions): Promise<RunningMesh> {
   const ports = {} as RunningMesh["ports"];
   for (const name of SERVICES) {
     ports[name] = options.fixedPorts
