@@ -233,6 +233,37 @@ describe("the mesh over real Postgres and Redis", () => {
     expect(result?.usage).toMatchObject({ inputTokens: 1_200, outputTokens: 345 });
   });
 
+  it("takes feedback over Connect onto the ledger row and ai_quality_score", async () => {
+    const { response } = await sdk.messages
+      .create({
+        model: "claude-sonnet-4",
+        max_tokens: 20,
+        messages: [{ role: "user", content: "rate me" }],
+      })
+      .withResponse();
+    const requestId = response.headers.get("x-request-id") ?? "";
+    await usageRow(requestId);
+    const client = createClient(
+      GatewayService,
+      createConnectTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "1.1" }),
+    );
+    const headers = { headers: { "x-api-key": KEY } };
+
+    const first = await client.submitFeedback({ requestId, score: 0.8, comment: "great" }, headers);
+    const again = await client.submitFeedback({ requestId, score: 0.1 }, headers);
+    const unknown = await client
+      .submitFeedback({ requestId: "req_nope", score: 0.5 }, headers)
+      .then(() => "ok", (err: { code: number }) => err.code);
+
+    expect(first).toMatchObject({ model: "claude-sonnet-4", duplicate: false });
+    expect(again).toMatchObject({ model: "claude-sonnet-4", duplicate: true });
+    expect(unknown).toBe(GrpcStatus.NOT_FOUND);
+    const row = await usageRow(requestId);
+    expect(row).toMatchObject({ quality_score: 0.8, feedback_comment: "great" });
+    const metrics = await metricsText();
+    expect(sampleValue(metrics, "ai_quality_score", { model: "claude-sonnet-4" })).toBe(0.8);
+  });
+
   it("answers a browser's CORS preflight for Connect", async () => {
     const res = await fetch(`${mesh.gatewayUrl}/gateway.v1.GatewayService/Chat`, {
       method: "OPTIONS",

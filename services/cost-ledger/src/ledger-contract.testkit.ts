@@ -47,6 +47,7 @@ export function describeLedgerContract(backend: string, env: () => Record<string
       expect(ran.rows).toEqual([
         { name: "20261201000000000_usage-records" },
         { name: "20261210000000000_budgets" },
+        { name: "20261211000000000_feedback" },
       ]);
       expect(await tableColumns(pool, schema)).toEqual(EXPECTED_COLUMNS);
     });

@@ -58,6 +58,50 @@ export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostL
   }
 
   return {
+    async recordFeedback(req) {
+      const requestId = requiredId(req.requestId, "request_id", "invalid_feedback");
+      const tenant = requiredId(req.tenant, "tenant", "invalid_feedback");
+      if (!(req.score >= 0 && req.score <= 1)) {
+        throw new RpcError(
+          GrpcStatus.INVALID_ARGUMENT,
+          `score ${req.score} is outside 0 to 1`,
+          "invalid_feedback",
+        );
+      }
+      if (req.comment.length > 4_096) {
+        throw new RpcError(
+          GrpcStatus.INVALID_ARGUMENT,
+          "comment is longer than 4,096 characters",
+          "invalid_feedback",
+        );
+      }
+
+      // The first score stands: a row that already has one is reported as a duplicate.
+      const { rows } = await guard("record feedback", { requestId }, () =>
+        pool.query<{ model: string; fresh: boolean }>(
+          `WITH scored AS (
+             UPDATE usage_records
+                SET quality_score = $3, feedback_comment = NULLIF($4, ''), feedback_at = now()
+              WHERE request_id = $1 AND tenant = $2 AND quality_score IS NULL
+          RETURNING model)
+           SELECT model, true AS fresh FROM scored
+           UNION ALL
+           SELECT model, false AS fresh FROM usage_records
+            WHERE request_id = $1 AND tenant = $2 AND NOT EXISTS (SELECT 1 FROM scored)`,
+          [requestId, tenant, req.score, req.comment],
+        ),
+      );
+      const row = rows[0];
+      if (!row) {
+        throw new RpcError(
+          GrpcStatus.NOT_FOUND,
+          `no request ${requestId} for this tenant; send the x-request-id of an answer`,
+          "not_found",
+        );
+      }
+      return { model: row.model, duplicate: !row.fresh };
+    },
+
     async recordUsage(req) {
       const row = usageRowFromRecord(req.record);
 

@@ -150,10 +150,13 @@ export const EXPECTED_COLUMNS = [
   "output_nanos_per_mtok bigint",
   "cache_read_nanos_per_mtok bigint",
   "cache_write_nanos_per_mtok bigint",
+  "quality_score double precision",
+  "feedback_comment text",
+  "feedback_at timestamp with time zone",
 ];
 
 /** How many migrations the ledger has; a fresh schema runs them all once. */
-export const MIGRATION_COUNT = 2;
+export const MIGRATION_COUNT = 3;
 
 /** The columns of usage_records in a schema, as "name type" in ordinal order. */
 export async function tableColumns(pool: pg.Pool, schema: string): Promise<string[]> {

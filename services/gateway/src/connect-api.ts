@@ -27,6 +27,17 @@ const tracer = trace.getTracer("gateway");
 export function connectRoutes(pipeline: Pipeline) {
   return (router: ConnectRouter) =>
     router.service(GatewayService, {
+      async submitFeedback(req, handler) {
+        return inConnectSpan(handler, "gateway.v1.GatewayService/SubmitFeedback", async () => {
+          const ctx = await admit(pipeline, handler, "connect");
+          try {
+            return await pipeline.submitFeedback(ctx, req);
+          } catch (err) {
+            throw toConnectError(err, ctx.limits);
+          }
+        });
+      },
+
       async chat(req, handler) {
         return inConnectSpan(handler, "gateway.v1.GatewayService/Chat", async () => {
           const ctx = await admit(pipeline, handler, "connect");

@@ -18,6 +18,11 @@ export function grpcGatewayService(pipeline: Pipeline) {
       return { result };
     },
 
+    async submitFeedback(req, call) {
+      const ctx = await admit(call);
+      return pipeline.submitFeedback(ctx, req);
+    },
+
     async *streamChat(req, call) {
       const ctx = await admit(call);
       try {

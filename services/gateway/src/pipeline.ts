@@ -75,6 +75,11 @@ export interface Pipeline {
   admit(header: HeaderReader, endpoint: Endpoint): Promise<RequestContext>;
   chat(ctx: RequestContext, params: ChatParams | undefined): Promise<ChatResult>;
   streamChat(ctx: RequestContext, params: ChatParams | undefined): AsyncGenerator<ChatEvent>;
+  /** Scores an answer of the caller's tenant: on the ledger row and in ai_quality_score. */
+  submitFeedback(
+    ctx: RequestContext,
+    feedback: { requestId: string; score: number; comment: string },
+  ): Promise<{ model: string; duplicate: boolean }>;
   /** The catalog's models this key may use; any valid key may ask. */
   listModels(header: HeaderReader): Promise<ModelInfo[]>;
   close(): void;
@@ -504,10 +509,33 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     return allowed ? models.filter((m) => allowed.includes(m.name)) : models;
   }
 
+  async function submitFeedback(
+    ctx: RequestContext,
+    feedback: { requestId: string; score: number; comment: string },
+  ) {
+    const options = {
+      timeoutMs: config.CHECK_TIMEOUT_MS,
+      headers: { "x-request-id": ctx.requestId },
+    };
+    const scored = await clients.ledger.recordFeedback(
+      { ...feedback, tenant: ctx.identity.tenant },
+      options,
+    );
+    if (!scored.duplicate) {
+      // The comment stays in the ledger; metrics only count the score by model.
+      await clients.metrics.submitFeedback(
+        { requestId: feedback.requestId, score: feedback.score, model: scored.model },
+        options,
+      );
+    }
+    return { model: scored.model, duplicate: scored.duplicate };
+  }
+
   return {
     admit,
     chat,
     streamChat,
+    submitFeedback,
     listModels,
     close: () => {
       for (const client of Object.values(clients)) client.close();

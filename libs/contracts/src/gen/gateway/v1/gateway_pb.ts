@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file gateway/v1/gateway.proto.
  */
 export const file_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("ChhnYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SCmdhdGV3YXkudjEiNAoLQ2hhdFJlcXVlc3QSJQoGcGFyYW1zGAEgASgLMhUuY29tbW9uLnYxLkNoYXRQYXJhbXMiNQoMQ2hhdFJlc3BvbnNlEiUKBnJlc3VsdBgBIAEoCzIVLmNvbW1vbi52MS5DaGF0UmVzdWx0IjoKEVN0cmVhbUNoYXRSZXF1ZXN0EiUKBnBhcmFtcxgBIAEoCzIVLmNvbW1vbi52MS5DaGF0UGFyYW1zIjkKElN0cmVhbUNoYXRSZXNwb25zZRIjCgVldmVudBgBIAEoCzIULmNvbW1vbi52MS5DaGF0RXZlbnQymgEKDkdhdGV3YXlTZXJ2aWNlEjkKBENoYXQSFy5nYXRld2F5LnYxLkNoYXRSZXF1ZXN0GhguZ2F0ZXdheS52MS5DaGF0UmVzcG9uc2USTQoKU3RyZWFtQ2hhdBIdLmdhdGV3YXkudjEuU3RyZWFtQ2hhdFJlcXVlc3QaHi5nYXRld2F5LnYxLlN0cmVhbUNoYXRSZXNwb25zZTABYgZwcm90bzM", [file_common_v1_chat]);
+  fileDesc("ChhnYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SCmdhdGV3YXkudjEiNAoLQ2hhdFJlcXVlc3QSJQoGcGFyYW1zGAEgASgLMhUuY29tbW9uLnYxLkNoYXRQYXJhbXMiNQoMQ2hhdFJlc3BvbnNlEiUKBnJlc3VsdBgBIAEoCzIVLmNvbW1vbi52MS5DaGF0UmVzdWx0IjoKEVN0cmVhbUNoYXRSZXF1ZXN0EiUKBnBhcmFtcxgBIAEoCzIVLmNvbW1vbi52MS5DaGF0UGFyYW1zIjkKElN0cmVhbUNoYXRSZXNwb25zZRIjCgVldmVudBgBIAEoCzIULmNvbW1vbi52MS5DaGF0RXZlbnQiSwoVU3VibWl0RmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFc2NvcmUYAiABKAESDwoHY29tbWVudBgDIAEoCSI6ChZTdWJtaXRGZWVkYmFja1Jlc3BvbnNlEg0KBW1vZGVsGAEgASgJEhEKCWR1cGxpY2F0ZRgCIAEoCDLzAQoOR2F0ZXdheVNlcnZpY2USOQoEQ2hhdBIXLmdhdGV3YXkudjEuQ2hhdFJlcXVlc3QaGC5nYXRld2F5LnYxLkNoYXRSZXNwb25zZRJNCgpTdHJlYW1DaGF0Eh0uZ2F0ZXdheS52MS5TdHJlYW1DaGF0UmVxdWVzdBoeLmdhdGV3YXkudjEuU3RyZWFtQ2hhdFJlc3BvbnNlMAESVwoOU3VibWl0RmVlZGJhY2sSIS5nYXRld2F5LnYxLlN1Ym1pdEZlZWRiYWNrUmVxdWVzdBoiLmdhdGV3YXkudjEuU3VibWl0RmVlZGJhY2tSZXNwb25zZWIGcHJvdG8z", [file_common_v1_chat]);
 
 /**
  * @generated from message gateway.v1.ChatRequest
@@ -83,6 +83,61 @@ export const StreamChatResponseSchema: GenMessage<StreamChatResponse> = /*@__PUR
   messageDesc(file_gateway_v1_gateway, 3);
 
 /**
+ * @generated from message gateway.v1.SubmitFeedbackRequest
+ */
+export type SubmitFeedbackRequest = Message<"gateway.v1.SubmitFeedbackRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * 0 (worst) to 1 (best).
+   *
+   * @generated from field: double score = 2;
+   */
+  score: number;
+
+  /**
+   * Optional free text, at most 4,096 characters; stored, never logged.
+   *
+   * @generated from field: string comment = 3;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message gateway.v1.SubmitFeedbackRequest.
+ * Use `create(SubmitFeedbackRequestSchema)` to create a new message.
+ */
+export const SubmitFeedbackRequestSchema: GenMessage<SubmitFeedbackRequest> = /*@__PURE__*/
+  messageDesc(file_gateway_v1_gateway, 4);
+
+/**
+ * @generated from message gateway.v1.SubmitFeedbackResponse
+ */
+export type SubmitFeedbackResponse = Message<"gateway.v1.SubmitFeedbackResponse"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * True when the request had already been scored; the first score stands.
+   *
+   * @generated from field: bool duplicate = 2;
+   */
+  duplicate: boolean;
+};
+
+/**
+ * Describes the message gateway.v1.SubmitFeedbackResponse.
+ * Use `create(SubmitFeedbackResponseSchema)` to create a new message.
+ */
+export const SubmitFeedbackResponseSchema: GenMessage<SubmitFeedbackResponse> = /*@__PURE__*/
+  messageDesc(file_gateway_v1_gateway, 5);
+
+/**
  * GatewayService is the mesh's public API, served over gRPC and Connect.
  * The tenant comes from the API key, given as "x-api-key" or "authorization: Bearer".
  *
@@ -108,6 +163,17 @@ export const GatewayService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamChatRequestSchema;
     output: typeof StreamChatResponseSchema;
+  },
+  /**
+   * SubmitFeedback scores an answer the caller's tenant received (by its request id); the
+   * score lands on the ledger row and in ai_quality_score by model.
+   *
+   * @generated from rpc gateway.v1.GatewayService.SubmitFeedback
+   */
+  submitFeedback: {
+    methodKind: "unary";
+    input: typeof SubmitFeedbackRequestSchema;
+    output: typeof SubmitFeedbackResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gateway_v1_gateway, 0);
