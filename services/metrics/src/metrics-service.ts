@@ -83,10 +83,8 @@ export function createMetricsService(deps: MetricsServiceDeps): MetricsServiceIm
     model = metrics.modelLabel(model);
     const counted = recent.markScored(req.requestId, model);
     if (counted) metrics.recordFeedback(model, req.score);
-    // TODO(#7): unless req.fromPeer, forward {request_id, score, comment} to the ledger's
-    // RecordFeedback once ledger.v1.CostLedgerService has it, so the score lands in the usage
-    // row (also when a peer counted it, above). Until then the comment is dropped here; it is
-    // never logged.
+    // The gateway's SubmitFeedback stores the score and comment on the ledger row first and
+    // only then counts it here, so the comment is not needed (nor ever logged) in this service.
     logger.debug({ requestId: req.requestId, model, duplicate: !counted }, "feedback counted");
     return create(SubmitFeedbackResponseSchema, { model, duplicate: !counted });
   }

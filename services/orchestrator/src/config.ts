@@ -20,6 +20,8 @@ const schema = z.object({
   ORCHESTRATOR_FALLBACK_EXPLICIT_MODEL: flag(true),
   // Route every model to its simulator deployment even when provider keys are set.
   ORCHESTRATOR_FORCE_SIMULATOR: flag(false),
+  // Prompt and answer text on attempt spans; off by default because it may hold personal data.
+  ORCHESTRATOR_CAPTURE_CONTENT: flag(false),
 
   // Retries per deployment, after the first try (so 2 means up to 3 tries).
   ORCHESTRATOR_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),

@@ -48,7 +48,7 @@ beforeEach(() => {
   expect(fake.pending()).toBe(0);
 });
 
-function setup(overrides: Partial<ResilienceSettings> = {}) {
+function setup(overrides: Partial<ResilienceSettings> = {}, captureContent = false) {
   const clock = recordingClock();
   const resilience = new Resilience({ ...settings, ...overrides }, clock);
   const providers = createProviders(catalog, {
@@ -57,7 +57,8 @@ function setup(overrides: Partial<ResilienceSettings> = {}) {
     logger: silentLogger,
     simulator: { latencyMs: 0, failModels: [], failureRate: 0, failureStatus: 529, seed: 1 },
   });
-  return { clock, resilience, dispatcher: new Dispatcher(providers, resilience, silentLogger) };
+  const dispatcher = new Dispatcher(providers, resilience, silentLogger, { captureContent });
+  return { clock, resilience, dispatcher };
 }
 
 function dispatchRequest(extra: Parameters<typeof chatParams>[1] = {}) {
@@ -283,6 +284,33 @@ describe("Dispatcher.complete", () => {
       "mesh.request_id": "req-1",
       "server.address": "127.0.0.1",
     });
+  });
+});
+
+describe("content capture on spans", () => {
+  it("keeps prompt and answer text off spans unless the flag turns it on", async () => {
+    for (const capture of [false, true]) {
+      exporter.reset();
+      const { dispatcher } = setup({}, capture);
+      fake.script({ kind: "reply", text: "captured answer" });
+      const { request, server } = dispatchRequest();
+
+      await dispatcher.complete(request);
+      server.end();
+
+      const span = exporter.getFinishedSpans().find((s) => s.name.startsWith("chat "));
+      const events = Object.fromEntries(
+        (span?.events ?? []).map((e) => [e.name, e.attributes?.[e.name]]),
+      );
+      if (capture) {
+        expect(events).toEqual({
+          "gen_ai.input.messages": JSON.stringify([["hello"]]),
+          "gen_ai.output.messages": JSON.stringify(["captured answer"]),
+        });
+      } else {
+        expect(events).toEqual({});
+      }
+    }
   });
 });
 

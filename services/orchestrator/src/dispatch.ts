@@ -8,7 +8,11 @@ import {
   type Context,
   type Span,
 } from "@opentelemetry/api";
-import { StopReason, type ChatParams } from "@mesh/contracts/common/v1/chat_pb";
+import {
+  StopReason,
+  type ChatParams,
+  type ContentBlock,
+} from "@mesh/contracts/common/v1/chat_pb";
 import type { Logger } from "@mesh/logging";
 import { costNanos } from "@mesh/money";
 import { GrpcStatus, RpcError } from "@mesh/rpc";
@@ -98,6 +102,11 @@ export interface DispatcherOptions {
   timeouts?: { firstTokenMs: number; totalMs: number };
   /** Budget used_fraction from which a request moves to a cheaper tier; 0 turns it off. */
   downtierAt?: number;
+  /**
+   * Put prompt and answer text on attempt spans as events (gen_ai.input.messages,
+   * gen_ai.output.messages). Off by default: text may hold personal data.
+   */
+  captureContent?: boolean;
 }
 
 /** What a successful chain hands back. */
@@ -140,6 +149,7 @@ export class Dispatcher {
   private readonly metrics: DispatchMetrics;
   private readonly timeouts: { firstTokenMs: number; totalMs: number };
   private readonly downtierAt: number;
+  private readonly captureContent: boolean;
 
   constructor(
     private readonly providers: ProviderRegistry,
@@ -152,6 +162,7 @@ export class Dispatcher {
     this.metrics = options.metrics ?? noDispatchMetrics;
     this.timeouts = options.timeouts ?? { firstTokenMs: 60_000, totalMs: 120_000 };
     this.downtierAt = options.downtierAt ?? 0;
+    this.captureContent = options.captureContent ?? false;
   }
 
   /** Answers in full, falling back across models until one succeeds. */
@@ -161,6 +172,11 @@ export class Dispatcher {
         const provider = this.providerOf(attempt.deployment);
         const result = await attempt.control.race(provider.complete(attempt.request));
         finishSpan(attempt.span, result.upstreamModel, result.stopReason, result.usage);
+        if (this.captureContent) {
+          attempt.span.addEvent("gen_ai.output.messages", {
+            "gen_ai.output.messages": JSON.stringify(textOf(result.content)),
+          });
+        }
         return result;
       });
     return { result: value as ProviderResult, served, routing, reservationId };
@@ -486,11 +502,18 @@ export class Dispatcher {
     if (topK !== undefined) attributes["gen_ai.request.top_k"] = topK;
     if (deployment.baseUrl) attributes["server.address"] = new URL(deployment.baseUrl).hostname;
 
-    return this.tracer.startSpan(
+    const span = this.tracer.startSpan(
       `chat ${candidate.model.name}`,
       { kind: SpanKind.CLIENT, attributes },
       req.parent,
     );
+    if (this.captureContent) {
+      const messages = req.params.messages.map((m) => textOf(m.content));
+      span.addEvent("gen_ai.input.messages", {
+        "gen_ai.input.messages": JSON.stringify(messages),
+      });
+    }
+    return span;
   }
 
   private noteWait(req: DispatchRequest, deployment: CatalogDeployment, ms: number): void {
@@ -636,6 +659,11 @@ export const FINISH_REASONS: Readonly<Record<StopReason, string>> = {
   [StopReason.REFUSAL]: "refusal",
   [StopReason.GUARDRAIL]: "guardrail",
 };
+
+/** The text of content blocks, for spans when content capture is on. */
+function textOf(content: ContentBlock[]): string[] {
+  return content.flatMap((b) => (b.block.case === "text" ? [b.block.value.text] : []));
+}
 
 function finishSpan(span: Span, upstreamModel: string, stop: StopReason, usage: TokenUsage) {
   span.setAttributes({

@@ -52,6 +52,7 @@ export function buildState(
       totalMs: config.ORCHESTRATOR_PROVIDER_TIMEOUT_MS,
     },
     downtierAt: config.ORCHESTRATOR_BUDGET_DOWNTIER_AT,
+    captureContent: config.ORCHESTRATOR_CAPTURE_CONTENT,
   });
   return Object.freeze({ catalog, dispatcher });
 }
