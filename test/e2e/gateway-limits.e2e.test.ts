@@ -322,6 +322,12 @@ describe("requests per minute over two gateways", () => {
         expect(err.reason).toBe("rate_limited");
         expect(err.retryAfterMs).toBeGreaterThan(0);
         expect(err.retryAfterMs).toBeLessThanOrEqual(60_000);
+        expect(err.trailers["x-ratelimit-limit-requests"]).toBe("10");
+        expect(err.trailers["x-ratelimit-remaining-requests"]).toBe("0");
+        // google.rpc.Status with RetryInfo and ErrorInfo details, as grpc clients expect.
+        const status = Buffer.from(err.trailers["grpc-status-details-bin"] ?? "", "base64");
+        expect(status.toString("latin1")).toContain("type.googleapis.com/google.rpc.RetryInfo");
+        expect(status.toString("latin1")).toContain("type.googleapis.com/google.rpc.ErrorInfo");
       } else {
         const err = ConnectError.from(detail);
         expect(err.code).toBe(Code.ResourceExhausted);

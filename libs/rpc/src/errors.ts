@@ -1,3 +1,4 @@
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { status, type ServiceError, Metadata } from "@grpc/grpc-js";
 
 export { status as GrpcStatus } from "@grpc/grpc-js";
@@ -10,6 +11,10 @@ export class RpcError extends Error {
   readonly code: status;
   readonly reason: string;
   readonly retryAfterMs: number | undefined;
+  /** google.rpc error details (e.g. RetryInfo), sent in grpc-status-details-bin. */
+  details: ErrorDetail[] = [];
+  /** Extra trailers for the caller, e.g. rate-limit state. */
+  trailers: Record<string, string> = {};
 
   constructor(code: status, message: string, reason = "", retryAfterMs?: number) {
     super(message);
@@ -24,8 +29,19 @@ export class RpcError extends Error {
     const reason = String(err.metadata?.get("x-error-reason")[0] ?? "");
     const retry = Number(err.metadata?.get("x-retry-after-ms")[0] ?? Number.NaN);
     const message = err.details || err.message;
-    return new RpcError(err.code, message, reason, Number.isFinite(retry) ? retry : undefined);
+    const rpc = new RpcError(err.code, message, reason, Number.isFinite(retry) ? retry : undefined);
+    for (const [key, value] of Object.entries(err.metadata?.getMap() ?? {})) {
+      if (typeof value === "string") rpc.trailers[key] = value;
+      else if (key === "grpc-status-details-bin") rpc.trailers[key] = value.toString("base64");
+    }
+    return rpc;
   }
+}
+
+/** An error detail: the detail message's type name and its bytes. */
+export interface ErrorDetail {
+  type: string;
+  value: Uint8Array;
 }
 
 /** True for errors from a grpc-js call (they carry a numeric code and details). */
@@ -42,6 +58,10 @@ export function toStatusObject(err: unknown): Partial<ServiceError> {
     if (err.retryAfterMs !== undefined) {
       metadata.set("x-retry-after-ms", String(err.retryAfterMs));
     }
+    for (const [key, value] of Object.entries(err.trailers)) metadata.set(key, value);
+    if (err.details.length > 0) {
+      metadata.set("grpc-status-details-bin", statusDetailsBin(err));
+    }
     return { code: err.code, details: err.message, metadata };
   }
 
@@ -50,4 +70,22 @@ export function toStatusObject(err: unknown): Partial<ServiceError> {
   }
 
   return { code: status.INTERNAL, details: "internal error; the request id is in the logs" };
+}
+
+/**
+ * google.rpc.Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details
+ * = 3; } with each Any { string type_url = 1; bytes value = 2; }, encoded by hand because the
+ * google.rpc types are not among the generated contracts.
+ */
+function statusDetailsBin(err: RpcError): Buffer {
+  const writer = new BinaryWriter();
+  writer.tag(1, WireType.Varint).int32(err.code);
+  writer.tag(2, WireType.LengthDelimited).string(err.message);
+  for (const detail of err.details) {
+    const any = new BinaryWriter();
+    any.tag(1, WireType.LengthDelimited).string(`type.googleapis.com/${detail.type}`);
+    any.tag(2, WireType.LengthDelimited).bytes(detail.value);
+    writer.tag(3, WireType.LengthDelimited).bytes(any.finish());
+  }
+  return Buffer.from(writer.finish());
 }

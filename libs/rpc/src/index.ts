@@ -1,5 +1,11 @@
 export { createGrpcClient, type CallOptions, type GrpcClient } from "./client.js";
-export { GrpcStatus, isServiceError, RpcError, toStatusObject } from "./errors.js";
+export {
+  GrpcStatus,
+  isServiceError,
+  RpcError,
+  toStatusObject,
+  type ErrorDetail,
+} from "./errors.js";
 export {
   registerService,
   startGrpcServer,

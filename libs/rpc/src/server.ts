@@ -24,6 +24,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** First value of a metadata key, as text. */
   header(name: string): string | undefined;
+  /** Adds a response header, sent with the first response message (or the status). */
+  setHeader(name: string, value: string): void;
 }
 
 type Handler<M> = M extends { methodKind: "unary"; input: infer I; output: infer O }
@@ -96,6 +98,14 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   });
   const tracer = trace.getTracer(options.tracerName);
   let inFlight = 0;
+  // Response headers a handler set, sent once before the first message or the status.
+  const responseHeaders = new WeakMap<object, grpc.Metadata>();
+  const flushHeaders = (call: { sendMetadata(md: grpc.Metadata): void }) => {
+    const headers = responseHeaders.get(call);
+    if (!headers) return;
+    responseHeaders.delete(call);
+    call.sendMetadata(headers);
+  };
 
   for (const { service, impl } of options.services) {
     const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
@@ -144,6 +154,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         const value = call.metadata.get(name)[0];
         return value === undefined ? undefined : String(value);
       },
+      setHeader: (name, value) => {
+        const headers = responseHeaders.get(call) ?? new grpc.Metadata();
+        headers.set(name, value);
+        responseHeaders.set(call, headers);
+      },
     };
   }
 
@@ -171,8 +186,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         try {
           const result = await (run(call.request, callContext(call)) as Promise<object>);
           span.setAttribute("rpc.grpc.status_code", grpc.status.OK);
+          flushHeaders(call);
           callback(null, create(method.output, result as never));
         } catch (err) {
+          flushHeaders(call);
           callback(fail(span, err, method.name) as grpc.ServiceError);
         } finally {
           span.end();
@@ -195,11 +212,14 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           const events = run(call.request, callContext(call)) as AsyncIterable<object>;
           for await (const event of events) {
             if (call.cancelled) break;
+            flushHeaders(call);
             await writeWithBackpressure(call, create(method.output, event as never));
           }
           span.setAttribute("rpc.grpc.status_code", grpc.status.OK);
+          flushHeaders(call);
           call.end();
         } catch (err) {
+          flushHeaders(call);
           call.emit("error", Object.assign(new Error(), fail(span, err, method.name)));
         } finally {
           span.end();
