@@ -380,7 +380,7 @@ describe("the mesh over real Postgres and Redis", () => {
       ["metrics", "metrics.v1.MetricsService/RecordObservation"],
     ] as const;
     // Each hop shows up twice: the gateway's CLIENT span and the callee's SERVER span.
-    await otlp.waitFor((spans) => {
+    await otlp.waitFor("every hop of the trace", (spans) => {
       const names = spans.filter((s) => s.traceId === traceId).map((s) => `${s.service} ${s.name}`);
       return (
         hops.every(

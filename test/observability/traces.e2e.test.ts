@@ -2,10 +2,15 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeAnthropic, type FakeAnthropic } from "@mesh/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchMesh, type RunningMesh } from "../support/launch-mesh.js";
-import { startSpanReceiver, type Span, type SpanReceiver } from "./support/otlp-receiver.js";
+import {
+  startFakeAnthropic,
+  startOtlpReceiver,
+  type FakeAnthropic,
+  type OtlpReceiver,
+  type ReceivedSpan as Span,
+} from "@mesh/testing";
 
 // Checks the traces an on-call engineer reads in Jaeger, through a local OTLP receiver: span
 // names, parents, the GenAI attributes and their values, for a unary request, a streamed
@@ -24,7 +29,7 @@ const ERROR = 2;
 const CLOCK_SLACK_NS = 2_000_000n;
 
 let fake: FakeAnthropic;
-let receiver: SpanReceiver;
+let receiver: OtlpReceiver;
 let mesh: RunningMesh;
 let dataDir: string;
 
@@ -33,7 +38,7 @@ beforeAll(async () => {
     apiKey: "upstream-key",
     defaultReply: { text: ANSWER, usage: USAGE, deltaChars: 5 },
   });
-  receiver = await startSpanReceiver();
+  receiver = await startOtlpReceiver();
   dataDir = mkdtempSync(join(tmpdir(), "mesh-traces-"));
   mesh = await launchMesh({
     env: {

@@ -10,7 +10,12 @@ export {
   type FakeUsage,
   type RecordedRequest,
 } from "./fake-anthropic.js";
-export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./otlp-receiver.js";
+export {
+  startOtlpReceiver,
+  type AttributeValue,
+  type OtlpReceiver,
+  type ReceivedSpan,
+} from "./otlp-receiver.js";
 export {
   CONTEXT_LENGTH_ERRORS,
   startFakeOpenAI,
