@@ -10,7 +10,6 @@ import {
   ATTR_SERVICE_VERSION,
 } from "@opentelemetry/semantic-conventions";
 
-export { tracedSpan, SpanStatusCode } from "./spans.js";
 
 /** What a service says about itself on every span it exports. */
 export interface TelemetryOptions {

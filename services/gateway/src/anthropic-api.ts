@@ -3,7 +3,6 @@ import type { Logger } from "@mesh/logging";
 import type { RpcError } from "@mesh/rpc";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import {
-  anthropicBlock,
   anthropicStopReason,
   anthropicUsage,
   messageId,
@@ -209,6 +208,3 @@ function createSseWriter(ctx: RequestContext) {
 function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
-
-/** @private exported for tests */
-export { anthropicBlock };
