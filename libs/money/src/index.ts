@@ -1,5 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import { MoneySchema, type Money } from "@mesh/contracts/common/v1/money_pb";
+import {
+  MoneySchema,
+  TokenPricesSchema,
+  type Money,
+  type TokenPrices as TokenPricesMessage,
+} from "@mesh/contracts/common/v1/money_pb";
+
+export { OutputTokenEstimate } from "./output-estimate.js";
 
 const NANOS_PER_UNIT = 1_000_000_000n;
 const TOKENS_PER_MILLION = 1_000_000n;
@@ -64,4 +71,25 @@ export function costNanos(tokens: TokenCounts, prices: TokenPrices): bigint {
     BigInt(tokens.cacheReadTokens) * prices.cacheReadNanosPerMTok +
     BigInt(tokens.cacheWriteTokens) * prices.cacheWriteNanosPerMTok;
   return (scaled + TOKENS_PER_MILLION / 2n) / TOKENS_PER_MILLION;
+}
+
+/** The wire form of a model's prices (common.v1.TokenPrices). */
+export function pricesToMessage(prices: TokenPrices): TokenPricesMessage {
+  return create(TokenPricesSchema, {
+    inputNanosPerMtok: prices.inputNanosPerMTok,
+    outputNanosPerMtok: prices.outputNanosPerMTok,
+    cacheReadNanosPerMtok: prices.cacheReadNanosPerMTok,
+    cacheWriteNanosPerMtok: prices.cacheWriteNanosPerMTok,
+  });
+}
+
+/** A model's prices from the wire; undefined when the message did not carry them. */
+export function pricesFromMessage(message: TokenPricesMessage | undefined): TokenPrices | undefined {
+  if (!message) return undefined;
+  return {
+    inputNanosPerMTok: message.inputNanosPerMtok,
+    outputNanosPerMTok: message.outputNanosPerMtok,
+    cacheReadNanosPerMTok: message.cacheReadNanosPerMtok,
+    cacheWriteNanosPerMTok: message.cacheWriteNanosPerMtok,
+  };
 }

@@ -33,6 +33,9 @@ export interface FakeReply {
   chunkBytes?: number;
   /** Streams only: stop after this many SSE events and close the connection. */
   cutAfterEvents?: number;
+  /** Streams only: send this many events, then hold the connection open until the client
+   *  leaves, as a model still thinking would (for caller hang-up tests). */
+  stallAfterEvents?: number;
   /** Streams only: after this many events, send an `error` event of this type and end. */
   errorAfterEvents?: { events: number; type: string; message?: string };
 }
@@ -332,7 +335,10 @@ function sseEvents(message: BuiltMessage, deltaChars: number): Array<[string, un
 async function streamMessage(res: ServerResponse, message: BuiltMessage, step: FakeReply) {
   let events = sseEvents(message, step.deltaChars ?? 8);
   let cut = false;
-  if (step.errorAfterEvents) {
+  const stall = step.stallAfterEvents !== undefined;
+  if (step.stallAfterEvents !== undefined) {
+    events = events.slice(0, step.stallAfterEvents);
+  } else if (step.errorAfterEvents) {
     const { events: count, type, message: text } = step.errorAfterEvents;
     events = events.slice(0, count);
     events.push(["error", { type: "error", error: { type, message: text ?? type } }]);
@@ -355,7 +361,9 @@ async function streamMessage(res: ServerResponse, message: BuiltMessage, step: F
     if (size < payload.length) await new Promise((r) => setImmediate(r));
   }
 
-  if (cut) {
+  if (stall) {
+    await new Promise<void>((resolve) => res.once("close", () => resolve()));
+  } else if (cut) {
     // Let the events already written reach the client before the connection drops.
     await new Promise<void>((resolve) => res.write("", () => resolve()));
     await new Promise((r) => setTimeout(r, 20));

@@ -9,7 +9,6 @@ import {
   type ChatResult,
   type ContentBlock,
   type GuardrailVerdict,
-  type StreamStart,
 } from "@mesh/contracts/common/v1/chat_pb";
 import { GuardrailsService } from "@mesh/contracts/guardrails/v1/guardrails_pb";
 import { CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
@@ -39,6 +38,7 @@ import {
   type TokenLimits,
   type TokenReservation,
 } from "./token-limits.js";
+import { StreamTally } from "./stream-tally.js";
 import { createUsageReporter, type Outcome, type UsageOutbox } from "./usage-report.js";
 import { validateChatParams } from "./validate.js";
 
@@ -335,6 +335,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     raw: ChatParams | undefined,
   ): AsyncGenerator<ChatEvent> {
     const outcome = newOutcome(raw, true);
+    const tally = new StreamTally();
     let reservation: TokenReservation | undefined;
     let finished = false;
     try {
@@ -365,7 +366,6 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       const gate = guardrails.streamGate(caller, params, input.redactionState);
       let done: ChatResult | undefined;
       let stopped: GuardrailVerdict[] | undefined;
-      let started: StreamStart | undefined;
       const events = clients.orchestrator.streamComplete(
         { requestId: ctx.requestId, params: input.params },
         { ...upstreamOptions, signal: ctx.signal, headers: { "x-request-id": ctx.requestId } },
@@ -396,11 +396,12 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         switch (event.event.case) {
           case "start":
             event.event.value.requestId = ctx.requestId;
-            started = event.event.value;
+            tally.opened(event.event.value);
             break;
           case "textDelta": {
             const { index, text: piece } = event.event.value;
             outcome.firstTokenHr ??= performance.now();
+            tally.text(index, piece);
             yield* finishOpen(index);
             const released = pass(index, await gate.push(index, piece));
             if (released) yield released;
@@ -408,6 +409,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
           }
           case "toolUse":
             outcome.firstTokenHr ??= performance.now();
+            tally.toolUse(event.event.value);
             yield* finishOpen();
             toolUses.push(
               create(ContentBlockSchema, { block: { case: "toolUse", value: event.event.value } }),
@@ -433,17 +435,10 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       if (!stopped) yield* finishOpen();
 
       if (stopped) {
-        // The model's usage so far is still billed: the orchestrator's stream was cut here.
+        // The orchestrator's stream is cut here; what the model produced so far is billed.
         for (const verdict of stopped) yield chatEvent({ case: "guardrail", value: verdict });
         outcome.status = UsageStatus.BLOCKED;
-        // TODO(#5): bill the tokens produced before the cut; the orchestrator's stream is
-        // cancelled here, so only its start (input usage) is known.
-        done ??= create(ChatResultSchema, {
-          model: started?.model ?? "",
-          provider: started?.provider ?? "",
-          usage: started?.usage,
-          routing: started?.routing,
-        });
+        done ??= tally.partial() ?? create(ChatResultSchema);
         done.stopReason = StopReason.GUARDRAIL;
       }
       if (!done) {
@@ -492,7 +487,10 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         outcome.status = UsageStatus.CANCELLED;
         outcome.error = gatewayError(GrpcStatus.CANCELLED, "cancelled", "caller went away");
       }
-      // Without a usage report (the caller hung up) the tokens may well have been spent.
+      // A stream cut short (the caller hung up or the connection broke) is billed for what
+      // the model produced before the cut.
+      outcome.result ??= tally.partial();
+      // Without any usage the tokens may well have been spent: keep the whole reservation.
       const used = outcome.result?.usage
         ? usedTokens(outcome.result.usage)
         : outcome.status === UsageStatus.CANCELLED ? (reservation?.reserved ?? 0) : 0;
@@ -564,7 +562,14 @@ function isStorable(result: ChatResult): boolean {
 
 /** A cached answer served again: same content and usage, no provider cost, new request id. */
 function asCacheHit(cached: ChatResult, requestId: string): ChatResult {
-  return { ...cached, requestId, cacheHit: true, cost: usdFromNanos(0n), reservationId: "" };
+  return {
+    ...cached,
+    requestId,
+    cacheHit: true,
+    cost: usdFromNanos(0n),
+    prices: undefined,
+    reservationId: "",
+  };
 }
 
 function statusFor(err: RpcError): UsageStatus {

@@ -99,6 +99,7 @@ export function createUsageReporter(
       finishedAt: timestampFromMs(finishedAtMs),
       endpoint: request.endpoint,
       reservationId: result?.reservationId ?? "",
+      prices: cacheHit ? undefined : result?.prices,
     });
     ledgerWrite.catch((err: unknown) => {
       // Only a failed disk write or a closed outbox (a request finishing after shutdown) land

@@ -14,7 +14,7 @@ import {
   type ContentBlock,
 } from "@mesh/contracts/common/v1/chat_pb";
 import type { Logger } from "@mesh/logging";
-import { costNanos } from "@mesh/money";
+import { costNanos, OutputTokenEstimate } from "@mesh/money";
 import { GrpcStatus, RpcError } from "@mesh/rpc";
 import { Balancer } from "./balancer.js";
 import { noBudget, type BudgetGuard, type Reservation } from "./budget.js";
@@ -219,7 +219,7 @@ export class Dispatcher {
       : served.deployment.upstreamModel;
     yield { type: "opened", served, routing, upstreamModel, usage: startUsage, reservationId };
 
-    const counter = new OutputCounter();
+    const counter = new OutputTokenEstimate();
     let reported: TokenUsage | undefined;
     let finished = false;
     let failed = false;
@@ -242,7 +242,8 @@ export class Dispatcher {
           finished = true;
           finishSpan(span, upstreamModel, event.stopReason, event.usage);
         } else {
-          counter.add(event);
+          if (event.type === "text_delta") counter.add(event.index, event.text);
+          if (event.type === "tool_use") counter.add(event.index, event.name + event.inputJson);
         }
         yield event;
       }
@@ -587,24 +588,6 @@ class BudgetHold {
 }
 
 /** Counts output tokens of what was streamed, by the mesh's rule, block by block. */
-class OutputCounter {
-  private readonly bytes = new Map<number, number>();
-
-  add(event: ProviderEvent): void {
-    let text = "";
-    if (event.type === "text_delta") text = event.text;
-    else if (event.type === "tool_use") text = event.name + event.inputJson;
-    if (text === "" || !("index" in event)) return;
-    this.bytes.set(event.index, (this.bytes.get(event.index) ?? 0) + Buffer.byteLength(text));
-  }
-
-  total(): number {
-    let tokens = 0;
-    for (const bytes of this.bytes.values()) tokens += Math.ceil(bytes / 4);
-    return tokens;
-  }
-}
-
 function isOutput(event: ProviderEvent): boolean {
   return event.type === "text_delta" || event.type === "tool_use" || event.type === "stop";
 }
@@ -612,7 +595,7 @@ function isOutput(event: ProviderEvent): boolean {
 function partialUsage(
   start: TokenUsage,
   reported: TokenUsage | undefined,
-  counter: OutputCounter,
+  counter: OutputTokenEstimate,
   promptEstimate: number,
 ): TokenUsage {
   const base = reported ?? start;

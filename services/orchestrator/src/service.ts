@@ -9,7 +9,7 @@ import {
 } from "@mesh/contracts/common/v1/chat_pb";
 import { OrchestratorService } from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
 import type { Logger } from "@mesh/logging";
-import { costNanos, usdFromNanos } from "@mesh/money";
+import { costNanos, pricesToMessage, usdFromNanos } from "@mesh/money";
 import { registerService, type ServiceRegistration } from "@mesh/rpc";
 import type { Catalog } from "./catalog.js";
 import type { Dispatcher, RoutingOutcome, Served } from "./dispatch.js";
@@ -104,6 +104,7 @@ export function orchestratorService(deps: OrchestratorServiceDeps): ServiceRegis
                     provider: event.served.deployment.provider,
                     usage: toUsage(event.usage),
                     routing: toRouting(event.routing),
+                    prices: pricesToMessage(event.served.model.prices),
                   },
                 },
               },
@@ -180,12 +181,7 @@ export function orchestratorService(deps: OrchestratorServiceDeps): ServiceRegis
           tier: m.tier,
           contextWindow: m.contextWindow,
           maxOutputTokens: m.maxOutputTokens,
-          prices: {
-            inputNanosPerMtok: m.prices.inputNanosPerMTok,
-            outputNanosPerMtok: m.prices.outputNanosPerMTok,
-            cacheReadNanosPerMtok: m.prices.cacheReadNanosPerMTok,
-            cacheWriteNanosPerMtok: m.prices.cacheWriteNanosPerMTok,
-          },
+          prices: pricesToMessage(m.prices),
           providers: [...new Set(m.active.map((d) => d.provider))],
         })),
       };
@@ -197,6 +193,7 @@ function billing(served: Served, usage: TokenUsage) {
   return {
     usage: toUsage(usage),
     cost: usdFromNanos(costNanos(usage, served.model.prices)),
+    prices: pricesToMessage(served.model.prices),
   };
 }
 

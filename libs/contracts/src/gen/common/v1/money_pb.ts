@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file common/v1/money.proto.
  */
 export const file_common_v1_money: GenFile = /*@__PURE__*/
-  fileDesc("ChVjb21tb24vdjEvbW9uZXkucHJvdG8SCWNvbW1vbi52MSI8CgVNb25leRIVCg1jdXJyZW5jeV9jb2RlGAEgASgJEg0KBXVuaXRzGAIgASgDEg0KBW5hbm9zGAMgASgFYgZwcm90bzM");
+  fileDesc("ChVjb21tb24vdjEvbW9uZXkucHJvdG8SCWNvbW1vbi52MSI8CgVNb25leRIVCg1jdXJyZW5jeV9jb2RlGAEgASgJEg0KBXVuaXRzGAIgASgDEg0KBW5hbm9zGAMgASgFIpEBCgtUb2tlblByaWNlcxIcChRpbnB1dF9uYW5vc19wZXJfbXRvaxgBIAEoAxIdChVvdXRwdXRfbmFub3NfcGVyX210b2sYAiABKAMSIQoZY2FjaGVfcmVhZF9uYW5vc19wZXJfbXRvaxgDIAEoAxIiChpjYWNoZV93cml0ZV9uYW5vc19wZXJfbXRvaxgEIAEoA2IGcHJvdG8z");
 
 /**
  * Money is an exact amount of a currency, shaped like google.type.Money:
@@ -47,4 +47,38 @@ export type Money = Message<"common.v1.Money"> & {
  */
 export const MoneySchema: GenMessage<Money> = /*@__PURE__*/
   messageDesc(file_common_v1_money, 0);
+
+/**
+ * TokenPrices are a model's prices in nano-dollars per million tokens of each class.
+ *
+ * @generated from message common.v1.TokenPrices
+ */
+export type TokenPrices = Message<"common.v1.TokenPrices"> & {
+  /**
+   * @generated from field: int64 input_nanos_per_mtok = 1;
+   */
+  inputNanosPerMtok: bigint;
+
+  /**
+   * @generated from field: int64 output_nanos_per_mtok = 2;
+   */
+  outputNanosPerMtok: bigint;
+
+  /**
+   * @generated from field: int64 cache_read_nanos_per_mtok = 3;
+   */
+  cacheReadNanosPerMtok: bigint;
+
+  /**
+   * @generated from field: int64 cache_write_nanos_per_mtok = 4;
+   */
+  cacheWriteNanosPerMtok: bigint;
+};
+
+/**
+ * Describes the message common.v1.TokenPrices.
+ * Use `create(TokenPricesSchema)` to create a new message.
+ */
+export const TokenPricesSchema: GenMessage<TokenPrices> = /*@__PURE__*/
+  messageDesc(file_common_v1_money, 1);
 

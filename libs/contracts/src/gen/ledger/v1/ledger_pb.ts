@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Usage } from "../../common/v1/chat_pb.js";
 import { file_common_v1_chat } from "../../common/v1/chat_pb.js";
-import type { Money } from "../../common/v1/money_pb.js";
+import type { Money, TokenPrices } from "../../common/v1/money_pb.js";
 import { file_common_v1_money } from "../../common/v1/money_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEi5AMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkSFgoOcmVzZXJ2YXRpb25faWQYESABKAkSJgoGcHJpY2VzGBIgASgLMhYubGVkZ2VyLnYxLlVzYWdlUHJpY2VzIpEBCgtVc2FnZVByaWNlcxIcChRpbnB1dF9uYW5vc19wZXJfbXRvaxgBIAEoAxIdChVvdXRwdXRfbmFub3NfcGVyX210b2sYAiABKAMSIQoZY2FjaGVfcmVhZF9uYW5vc19wZXJfbXRvaxgDIAEoAxIiChpjYWNoZV93cml0ZV9uYW5vc19wZXJfbXRvaxgEIAEoAyI8ChJSZWNvcmRVc2FnZVJlcXVlc3QSJgoGcmVjb3JkGAEgASgLMhYubGVkZ2VyLnYxLlVzYWdlUmVjb3JkIigKE1JlY29yZFVzYWdlUmVzcG9uc2USEQoJZHVwbGljYXRlGAEgASgIIncKD0dldFNwZW5kUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJyChBHZXRTcGVuZFJlc3BvbnNlEh8KBXRvdGFsGAEgASgLMhAuY29tbW9uLnYxLk1vbmV5EhAKCHJlcXVlc3RzGAIgASgDEhQKDGlucHV0X3Rva2VucxgDIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAQgASgDIrABChRSZXNlcnZlQnVkZ2V0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnRlbmFudBgCIAEoCRISCgphcGlfa2V5X2lkGAMgASgJEg0KBW1vZGVsGAQgASgJEiAKBmFtb3VudBgFIAEoCzIQLmNvbW1vbi52MS5Nb25leRIOCgZ0b2tlbnMYBiABKAQSHwoXcmVwbGFjZXNfcmVzZXJ2YXRpb25faWQYByABKAkimwEKFVJlc2VydmVCdWRnZXRSZXNwb25zZRIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIjCglyZW1haW5pbmcYAiABKAsyEC5jb21tb24udjEuTW9uZXkSFQoNdXNlZF9mcmFjdGlvbhgDIAEoARIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIuChRSZWxlYXNlQnVkZ2V0UmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCSJVChVSZWxlYXNlQnVkZ2V0UmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgSKgoFc3RhdGUYAiABKA4yGy5sZWRnZXIudjEuUmVzZXJ2YXRpb25TdGF0ZSI8ChZHZXRCdWRnZXRTdGF0dXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJIpIBChdHZXRCdWRnZXRTdGF0dXNSZXNwb25zZRIVCg11c2VkX2ZyYWN0aW9uGAEgASgBEiMKCXJlbWFpbmluZxgCIAEoCzIQLmNvbW1vbi52MS5Nb25leRISCgpoYXNfYnVkZ2V0GAMgASgIEicKB2J1ZGdldHMYBCADKAsyFi5sZWRnZXIudjEuQnVkZ2V0U3RhdGUiugEKBkJ1ZGdldBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRInCgZwZXJpb2QYAyABKA4yFy5sZWRnZXIudjEuQnVkZ2V0UGVyaW9kEh8KBWxpbWl0GAQgASgLMhAuY29tbW9uLnYxLk1vbmV5EhkKDGxpbWl0X3Rva2VucxgFIAEoBEgAiAEBEhYKDmFsZXJ0X3BlcmNlbnRzGAYgAygNQg8KDV9saW1pdF90b2tlbnMi2gIKC0J1ZGdldFN0YXRlEiEKBmJ1ZGdldBgBIAEoCzIRLmxlZGdlci52MS5CdWRnZXQSMAoMd2luZG93X3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp3aW5kb3dfZW5kGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIfCgVzcGVudBgEIAEoCzIQLmNvbW1vbi52MS5Nb25leRIiCghyZXNlcnZlZBgFIAEoCzIQLmNvbW1vbi52MS5Nb25leRIjCglyZW1haW5pbmcYBiABKAsyEC5jb21tb24udjEuTW9uZXkSFAoMc3BlbnRfdG9rZW5zGAcgASgEEhcKD3Jlc2VydmVkX3Rva2VucxgIIAEoBBIVCg11c2VkX2ZyYWN0aW9uGAkgASgBEhYKDmFsZXJ0X3BlcmNlbnRzGAogAygNIjUKEFNldEJ1ZGdldFJlcXVlc3QSIQoGYnVkZ2V0GAEgASgLMhEubGVkZ2VyLnYxLkJ1ZGdldCI6ChFTZXRCdWRnZXRSZXNwb25zZRIlCgVzdGF0ZRgBIAEoCzIWLmxlZGdlci52MS5CdWRnZXRTdGF0ZSJiChNEZWxldGVCdWRnZXRSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEicKBnBlcmlvZBgDIAEoDjIXLmxlZGdlci52MS5CdWRnZXRQZXJpb2QiJwoURGVsZXRlQnVkZ2V0UmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCI4ChJMaXN0QnVkZ2V0c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkiPgoTTGlzdEJ1ZGdldHNSZXNwb25zZRInCgdidWRnZXRzGAEgAygLMhYubGVkZ2VyLnYxLkJ1ZGdldFN0YXRlIqoCCgtSZXNlcnZhdGlvbhIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEg4KBnRlbmFudBgDIAEoCRISCgphcGlfa2V5X2lkGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBmFtb3VudBgGIAEoCzIQLmNvbW1vbi52MS5Nb25leRIOCgZ0b2tlbnMYByABKAQSKgoFc3RhdGUYCCABKA4yGy5sZWRnZXIudjEuUmVzZXJ2YXRpb25TdGF0ZRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJMChdMaXN0UmVzZXJ2YXRpb25zUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRINCgVsaW1pdBgDIAEoDSKFAQoYTGlzdFJlc2VydmF0aW9uc1Jlc3BvbnNlEiwKDHJlc2VydmF0aW9ucxgBIAMoCzIWLmxlZGdlci52MS5SZXNlcnZhdGlvbhITCgt0b3RhbF9jb3VudBgCIAEoAxImCgx0b3RhbF9hbW91bnQYAyABKAsyEC5jb21tb24udjEuTW9uZXki1AEKEVF1ZXJ5U3BlbmRSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEg0KBW1vZGVsGAMgASgJEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoIZ3JvdXBfYnkYBiADKA4yFS5sZWRnZXIudjEuU3BlbmRHcm91cBINCgVsaW1pdBgHIAEoDSL6AQoIU3BlbmRSb3cSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSCwoDZGF5GAQgASgJEh4KBGNvc3QYBSABKAsyEC5jb21tb24udjEuTW9uZXkSEAoIcmVxdWVzdHMYBiABKAMSFAoMaW5wdXRfdG9rZW5zGAcgASgDEhUKDW91dHB1dF90b2tlbnMYCCABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYCSABKAMSGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAogASgDEhgKEHJlYXNvbmluZ190b2tlbnMYCyABKAMibgoSUXVlcnlTcGVuZFJlc3BvbnNlEiEKBHJvd3MYASADKAsyEy5sZWRnZXIudjEuU3BlbmRSb3cSIgoFdG90YWwYAiABKAsyEy5sZWRnZXIudjEuU3BlbmRSb3cSEQoJdHJ1bmNhdGVkGAMgASgIIlsKFVJlY29yZEZlZWRiYWNrUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnRlbmFudBgCIAEoCRINCgVzY29yZRgDIAEoARIPCgdjb21tZW50GAQgASgJIjoKFlJlY29yZEZlZWRiYWNrUmVzcG9uc2USDQoFbW9kZWwYASABKAkSEQoJZHVwbGljYXRlGAIgASgIKo4BCgtVc2FnZVN0YXR1cxIcChhVU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABITCg9VU0FHRV9TVEFUVVNfT0sQARIWChJVU0FHRV9TVEFUVVNfRVJST1IQAhIYChRVU0FHRV9TVEFUVVNfQkxPQ0tFRBADEhoKFlVTQUdFX1NUQVRVU19DQU5DRUxMRUQQBCpdCgxCdWRnZXRQZXJpb2QSHQoZQlVER0VUX1BFUklPRF9VTlNQRUNJRklFRBAAEhUKEUJVREdFVF9QRVJJT0RfREFZEAESFwoTQlVER0VUX1BFUklPRF9NT05USBACKs8BChBSZXNlcnZhdGlvblN0YXRlEiEKHVJFU0VSVkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWUkVTRVJWQVRJT05fU1RBVEVfSEVMRBABEh0KGVJFU0VSVkFUSU9OX1NUQVRFX1NFVFRMRUQQAhIeChpSRVNFUlZBVElPTl9TVEFURV9SRUxFQVNFRBADEh0KGVJFU0VSVkFUSU9OX1NUQVRFX0VYUElSRUQQBBIeChpSRVNFUlZBVElPTl9TVEFURV9SRVBMQUNFRBAFKoYBCgpTcGVuZEdyb3VwEhsKF1NQRU5EX0dST1VQX1VOU1BFQ0lGSUVEEAASFgoSU1BFTkRfR1JPVVBfVEVOQU5UEAESFwoTU1BFTkRfR1JPVVBfQVBJX0tFWRACEhUKEVNQRU5EX0dST1VQX01PREVMEAMSEwoPU1BFTkRfR1JPVVBfREFZEAQyjgcKEUNvc3RMZWRnZXJTZXJ2aWNlEkwKC1JlY29yZFVzYWdlEh0ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVxdWVzdBoeLmxlZGdlci52MS5SZWNvcmRVc2FnZVJlc3BvbnNlEkMKCEdldFNwZW5kEhoubGVkZ2VyLnYxLkdldFNwZW5kUmVxdWVzdBobLmxlZGdlci52MS5HZXRTcGVuZFJlc3BvbnNlElIKDVJlc2VydmVCdWRnZXQSHy5sZWRnZXIudjEuUmVzZXJ2ZUJ1ZGdldFJlcXVlc3QaIC5sZWRnZXIudjEuUmVzZXJ2ZUJ1ZGdldFJlc3BvbnNlElIKDVJlbGVhc2VCdWRnZXQSHy5sZWRnZXIudjEuUmVsZWFzZUJ1ZGdldFJlcXVlc3QaIC5sZWRnZXIudjEuUmVsZWFzZUJ1ZGdldFJlc3BvbnNlElgKD0dldEJ1ZGdldFN0YXR1cxIhLmxlZGdlci52MS5HZXRCdWRnZXRTdGF0dXNSZXF1ZXN0GiIubGVkZ2VyLnYxLkdldEJ1ZGdldFN0YXR1c1Jlc3BvbnNlElUKDlJlY29yZEZlZWRiYWNrEiAubGVkZ2VyLnYxLlJlY29yZEZlZWRiYWNrUmVxdWVzdBohLmxlZGdlci52MS5SZWNvcmRGZWVkYmFja1Jlc3BvbnNlEkYKCVNldEJ1ZGdldBIbLmxlZGdlci52MS5TZXRCdWRnZXRSZXF1ZXN0GhwubGVkZ2VyLnYxLlNldEJ1ZGdldFJlc3BvbnNlEk8KDERlbGV0ZUJ1ZGdldBIeLmxlZGdlci52MS5EZWxldGVCdWRnZXRSZXF1ZXN0Gh8ubGVkZ2VyLnYxLkRlbGV0ZUJ1ZGdldFJlc3BvbnNlEkwKC0xpc3RCdWRnZXRzEh0ubGVkZ2VyLnYxLkxpc3RCdWRnZXRzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0QnVkZ2V0c1Jlc3BvbnNlElsKEExpc3RSZXNlcnZhdGlvbnMSIi5sZWRnZXIudjEuTGlzdFJlc2VydmF0aW9uc1JlcXVlc3QaIy5sZWRnZXIudjEuTGlzdFJlc2VydmF0aW9uc1Jlc3BvbnNlEkkKClF1ZXJ5U3BlbmQSHC5sZWRnZXIudjEuUXVlcnlTcGVuZFJlcXVlc3QaHS5sZWRnZXIudjEuUXVlcnlTcGVuZFJlc3BvbnNlYgZwcm90bzM", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEi5AMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkSFgoOcmVzZXJ2YXRpb25faWQYESABKAkSJgoGcHJpY2VzGBIgASgLMhYuY29tbW9uLnYxLlRva2VuUHJpY2VzIjwKElJlY29yZFVzYWdlUmVxdWVzdBImCgZyZWNvcmQYASABKAsyFi5sZWRnZXIudjEuVXNhZ2VSZWNvcmQiKAoTUmVjb3JkVXNhZ2VSZXNwb25zZRIRCglkdXBsaWNhdGUYASABKAgidwoPR2V0U3BlbmRSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIpCgVzaW5jZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInIKEEdldFNwZW5kUmVzcG9uc2USHwoFdG90YWwYASABKAsyEC5jb21tb24udjEuTW9uZXkSEAoIcmVxdWVzdHMYAiABKAMSFAoMaW5wdXRfdG9rZW5zGAMgASgDEhUKDW91dHB1dF90b2tlbnMYBCABKAMisAEKFFJlc2VydmVCdWRnZXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDQoFbW9kZWwYBCABKAkSIAoGYW1vdW50GAUgASgLMhAuY29tbW9uLnYxLk1vbmV5Eg4KBnRva2VucxgGIAEoBBIfChdyZXBsYWNlc19yZXNlcnZhdGlvbl9pZBgHIAEoCSKbAQoVUmVzZXJ2ZUJ1ZGdldFJlc3BvbnNlEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEiMKCXJlbWFpbmluZxgCIAEoCzIQLmNvbW1vbi52MS5Nb25leRIVCg11c2VkX2ZyYWN0aW9uGAMgASgBEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi4KFFJlbGVhc2VCdWRnZXRSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIlUKFVJlbGVhc2VCdWRnZXRSZXNwb25zZRIQCghyZWxlYXNlZBgBIAEoCBIqCgVzdGF0ZRgCIAEoDjIbLmxlZGdlci52MS5SZXNlcnZhdGlvblN0YXRlIjwKFkdldEJ1ZGdldFN0YXR1c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkikgEKF0dldEJ1ZGdldFN0YXR1c1Jlc3BvbnNlEhUKDXVzZWRfZnJhY3Rpb24YASABKAESIwoJcmVtYWluaW5nGAIgASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmhhc19idWRnZXQYAyABKAgSJwoHYnVkZ2V0cxgEIAMoCzIWLmxlZGdlci52MS5CdWRnZXRTdGF0ZSK6AQoGQnVkZ2V0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEicKBnBlcmlvZBgDIAEoDjIXLmxlZGdlci52MS5CdWRnZXRQZXJpb2QSHwoFbGltaXQYBCABKAsyEC5jb21tb24udjEuTW9uZXkSGQoMbGltaXRfdG9rZW5zGAUgASgESACIAQESFgoOYWxlcnRfcGVyY2VudHMYBiADKA1CDwoNX2xpbWl0X3Rva2VucyLaAgoLQnVkZ2V0U3RhdGUSIQoGYnVkZ2V0GAEgASgLMhEubGVkZ2VyLnYxLkJ1ZGdldBIwCgx3aW5kb3dfc3RhcnQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCndpbmRvd19lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KBXNwZW50GAQgASgLMhAuY29tbW9uLnYxLk1vbmV5EiIKCHJlc2VydmVkGAUgASgLMhAuY29tbW9uLnYxLk1vbmV5EiMKCXJlbWFpbmluZxgGIAEoCzIQLmNvbW1vbi52MS5Nb25leRIUCgxzcGVudF90b2tlbnMYByABKAQSFwoPcmVzZXJ2ZWRfdG9rZW5zGAggASgEEhUKDXVzZWRfZnJhY3Rpb24YCSABKAESFgoOYWxlcnRfcGVyY2VudHMYCiADKA0iNQoQU2V0QnVkZ2V0UmVxdWVzdBIhCgZidWRnZXQYASABKAsyES5sZWRnZXIudjEuQnVkZ2V0IjoKEVNldEJ1ZGdldFJlc3BvbnNlEiUKBXN0YXRlGAEgASgLMhYubGVkZ2VyLnYxLkJ1ZGdldFN0YXRlImIKE0RlbGV0ZUJ1ZGdldFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSJwoGcGVyaW9kGAMgASgOMhcubGVkZ2VyLnYxLkJ1ZGdldFBlcmlvZCInChREZWxldGVCdWRnZXRSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIjgKEkxpc3RCdWRnZXRzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCSI+ChNMaXN0QnVkZ2V0c1Jlc3BvbnNlEicKB2J1ZGdldHMYASADKAsyFi5sZWRnZXIudjEuQnVkZ2V0U3RhdGUiqgIKC1Jlc2VydmF0aW9uEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGdGVuYW50GAMgASgJEhIKCmFwaV9rZXlfaWQYBCABKAkSDQoFbW9kZWwYBSABKAkSIAoGYW1vdW50GAYgASgLMhAuY29tbW9uLnYxLk1vbmV5Eg4KBnRva2VucxgHIAEoBBIqCgVzdGF0ZRgIIAEoDjIbLmxlZGdlci52MS5SZXNlcnZhdGlvblN0YXRlEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKF0xpc3RSZXNlcnZhdGlvbnNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEg0KBWxpbWl0GAMgASgNIoUBChhMaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2USLAoMcmVzZXJ2YXRpb25zGAEgAygLMhYubGVkZ2VyLnYxLlJlc2VydmF0aW9uEhMKC3RvdGFsX2NvdW50GAIgASgDEiYKDHRvdGFsX2Ftb3VudBgDIAEoCzIQLmNvbW1vbi52MS5Nb25leSLUAQoRUXVlcnlTcGVuZFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCghncm91cF9ieRgGIAMoDjIVLmxlZGdlci52MS5TcGVuZEdyb3VwEg0KBWxpbWl0GAcgASgNIvoBCghTcGVuZFJvdxIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRILCgNkYXkYBCABKAkSHgoEY29zdBgFIAEoCzIQLmNvbW1vbi52MS5Nb25leRIQCghyZXF1ZXN0cxgGIAEoAxIUCgxpbnB1dF90b2tlbnMYByABKAMSFQoNb3V0cHV0X3Rva2VucxgIIAEoAxIZChFjYWNoZV9yZWFkX3Rva2VucxgJIAEoAxIaChJjYWNoZV93cml0ZV90b2tlbnMYCiABKAMSGAoQcmVhc29uaW5nX3Rva2VucxgLIAEoAyJuChJRdWVyeVNwZW5kUmVzcG9uc2USIQoEcm93cxgBIAMoCzITLmxlZGdlci52MS5TcGVuZFJvdxIiCgV0b3RhbBgCIAEoCzITLmxlZGdlci52MS5TcGVuZFJvdxIRCgl0cnVuY2F0ZWQYAyABKAgiWwoVUmVjb3JkRmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEg0KBXNjb3JlGAMgASgBEg8KB2NvbW1lbnQYBCABKAkiOgoWUmVjb3JkRmVlZGJhY2tSZXNwb25zZRINCgVtb2RlbBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgqjgEKC1VzYWdlU3RhdHVzEhwKGFVTQUdFX1NUQVRVU19VTlNQRUNJRklFRBAAEhMKD1VTQUdFX1NUQVRVU19PSxABEhYKElVTQUdFX1NUQVRVU19FUlJPUhACEhgKFFVTQUdFX1NUQVRVU19CTE9DS0VEEAMSGgoWVVNBR0VfU1RBVFVTX0NBTkNFTExFRBAEKl0KDEJ1ZGdldFBlcmlvZBIdChlCVURHRVRfUEVSSU9EX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1BFUklPRF9EQVkQARIXChNCVURHRVRfUEVSSU9EX01PTlRIEAIqzwEKEFJlc2VydmF0aW9uU3RhdGUSIQodUkVTRVJWQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIaChZSRVNFUlZBVElPTl9TVEFURV9IRUxEEAESHQoZUkVTRVJWQVRJT05fU1RBVEVfU0VUVExFRBACEh4KGlJFU0VSVkFUSU9OX1NUQVRFX1JFTEVBU0VEEAMSHQoZUkVTRVJWQVRJT05fU1RBVEVfRVhQSVJFRBAEEh4KGlJFU0VSVkFUSU9OX1NUQVRFX1JFUExBQ0VEEAUqhgEKClNwZW5kR3JvdXASGwoXU1BFTkRfR1JPVVBfVU5TUEVDSUZJRUQQABIWChJTUEVORF9HUk9VUF9URU5BTlQQARIXChNTUEVORF9HUk9VUF9BUElfS0VZEAISFQoRU1BFTkRfR1JPVVBfTU9ERUwQAxITCg9TUEVORF9HUk9VUF9EQVkQBDKOBwoRQ29zdExlZGdlclNlcnZpY2USTAoLUmVjb3JkVXNhZ2USHS5sZWRnZXIudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVzcG9uc2USQwoIR2V0U3BlbmQSGi5sZWRnZXIudjEuR2V0U3BlbmRSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldFNwZW5kUmVzcG9uc2USUgoNUmVzZXJ2ZUJ1ZGdldBIfLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVzcG9uc2USUgoNUmVsZWFzZUJ1ZGdldBIfLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVzcG9uc2USWAoPR2V0QnVkZ2V0U3RhdHVzEiEubGVkZ2VyLnYxLkdldEJ1ZGdldFN0YXR1c1JlcXVlc3QaIi5sZWRnZXIudjEuR2V0QnVkZ2V0U3RhdHVzUmVzcG9uc2USVQoOUmVjb3JkRmVlZGJhY2sSIC5sZWRnZXIudjEuUmVjb3JkRmVlZGJhY2tSZXF1ZXN0GiEubGVkZ2VyLnYxLlJlY29yZEZlZWRiYWNrUmVzcG9uc2USRgoJU2V0QnVkZ2V0EhsubGVkZ2VyLnYxLlNldEJ1ZGdldFJlcXVlc3QaHC5sZWRnZXIudjEuU2V0QnVkZ2V0UmVzcG9uc2USTwoMRGVsZXRlQnVkZ2V0Eh4ubGVkZ2VyLnYxLkRlbGV0ZUJ1ZGdldFJlcXVlc3QaHy5sZWRnZXIudjEuRGVsZXRlQnVkZ2V0UmVzcG9uc2USTAoLTGlzdEJ1ZGdldHMSHS5sZWRnZXIudjEuTGlzdEJ1ZGdldHNSZXF1ZXN0Gh4ubGVkZ2VyLnYxLkxpc3RCdWRnZXRzUmVzcG9uc2USWwoQTGlzdFJlc2VydmF0aW9ucxIiLmxlZGdlci52MS5MaXN0UmVzZXJ2YXRpb25zUmVxdWVzdBojLmxlZGdlci52MS5MaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2USSQoKUXVlcnlTcGVuZBIcLmxlZGdlci52MS5RdWVyeVNwZW5kUmVxdWVzdBodLmxlZGdlci52MS5RdWVyeVNwZW5kUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
 
 /**
  * UsageRecord is one request's row in the ledger.
@@ -117,9 +117,9 @@ export type UsageRecord = Message<"ledger.v1.UsageRecord"> & {
    * The prices the cost was computed at, kept with the row so a later price change never
    * rewrites history. Unset when the caller did not send them (e.g. no model was called).
    *
-   * @generated from field: ledger.v1.UsagePrices prices = 18;
+   * @generated from field: common.v1.TokenPrices prices = 18;
    */
-  prices?: UsagePrices | undefined;
+  prices?: TokenPrices | undefined;
 };
 
 /**
@@ -128,41 +128,6 @@ export type UsageRecord = Message<"ledger.v1.UsageRecord"> & {
  */
 export const UsageRecordSchema: GenMessage<UsageRecord> = /*@__PURE__*/
   messageDesc(file_ledger_v1_ledger, 0);
-
-/**
- * UsagePrices are a model's prices in effect when a request ran, in nano-dollars per million
- * tokens of each class.
- *
- * @generated from message ledger.v1.UsagePrices
- */
-export type UsagePrices = Message<"ledger.v1.UsagePrices"> & {
-  /**
-   * @generated from field: int64 input_nanos_per_mtok = 1;
-   */
-  inputNanosPerMtok: bigint;
-
-  /**
-   * @generated from field: int64 output_nanos_per_mtok = 2;
-   */
-  outputNanosPerMtok: bigint;
-
-  /**
-   * @generated from field: int64 cache_read_nanos_per_mtok = 3;
-   */
-  cacheReadNanosPerMtok: bigint;
-
-  /**
-   * @generated from field: int64 cache_write_nanos_per_mtok = 4;
-   */
-  cacheWriteNanosPerMtok: bigint;
-};
-
-/**
- * Describes the message ledger.v1.UsagePrices.
- * Use `create(UsagePricesSchema)` to create a new message.
- */
-export const UsagePricesSchema: GenMessage<UsagePrices> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 1);
 
 /**
  * @generated from message ledger.v1.RecordUsageRequest
@@ -179,7 +144,7 @@ export type RecordUsageRequest = Message<"ledger.v1.RecordUsageRequest"> & {
  * Use `create(RecordUsageRequestSchema)` to create a new message.
  */
 export const RecordUsageRequestSchema: GenMessage<RecordUsageRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 2);
+  messageDesc(file_ledger_v1_ledger, 1);
 
 /**
  * @generated from message ledger.v1.RecordUsageResponse
@@ -198,7 +163,7 @@ export type RecordUsageResponse = Message<"ledger.v1.RecordUsageResponse"> & {
  * Use `create(RecordUsageResponseSchema)` to create a new message.
  */
 export const RecordUsageResponseSchema: GenMessage<RecordUsageResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 3);
+  messageDesc(file_ledger_v1_ledger, 2);
 
 /**
  * @generated from message ledger.v1.GetSpendRequest
@@ -225,7 +190,7 @@ export type GetSpendRequest = Message<"ledger.v1.GetSpendRequest"> & {
  * Use `create(GetSpendRequestSchema)` to create a new message.
  */
 export const GetSpendRequestSchema: GenMessage<GetSpendRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 4);
+  messageDesc(file_ledger_v1_ledger, 3);
 
 /**
  * @generated from message ledger.v1.GetSpendResponse
@@ -257,7 +222,7 @@ export type GetSpendResponse = Message<"ledger.v1.GetSpendResponse"> & {
  * Use `create(GetSpendResponseSchema)` to create a new message.
  */
 export const GetSpendResponseSchema: GenMessage<GetSpendResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 5);
+  messageDesc(file_ledger_v1_ledger, 4);
 
 /**
  * @generated from message ledger.v1.ReserveBudgetRequest
@@ -314,7 +279,7 @@ export type ReserveBudgetRequest = Message<"ledger.v1.ReserveBudgetRequest"> & {
  * Use `create(ReserveBudgetRequestSchema)` to create a new message.
  */
 export const ReserveBudgetRequestSchema: GenMessage<ReserveBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 6);
+  messageDesc(file_ledger_v1_ledger, 5);
 
 /**
  * @generated from message ledger.v1.ReserveBudgetResponse
@@ -355,7 +320,7 @@ export type ReserveBudgetResponse = Message<"ledger.v1.ReserveBudgetResponse"> &
  * Use `create(ReserveBudgetResponseSchema)` to create a new message.
  */
 export const ReserveBudgetResponseSchema: GenMessage<ReserveBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 7);
+  messageDesc(file_ledger_v1_ledger, 6);
 
 /**
  * @generated from message ledger.v1.ReleaseBudgetRequest
@@ -372,7 +337,7 @@ export type ReleaseBudgetRequest = Message<"ledger.v1.ReleaseBudgetRequest"> & {
  * Use `create(ReleaseBudgetRequestSchema)` to create a new message.
  */
 export const ReleaseBudgetRequestSchema: GenMessage<ReleaseBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 8);
+  messageDesc(file_ledger_v1_ledger, 7);
 
 /**
  * @generated from message ledger.v1.ReleaseBudgetResponse
@@ -398,7 +363,7 @@ export type ReleaseBudgetResponse = Message<"ledger.v1.ReleaseBudgetResponse"> &
  * Use `create(ReleaseBudgetResponseSchema)` to create a new message.
  */
 export const ReleaseBudgetResponseSchema: GenMessage<ReleaseBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 9);
+  messageDesc(file_ledger_v1_ledger, 8);
 
 /**
  * @generated from message ledger.v1.GetBudgetStatusRequest
@@ -420,7 +385,7 @@ export type GetBudgetStatusRequest = Message<"ledger.v1.GetBudgetStatusRequest">
  * Use `create(GetBudgetStatusRequestSchema)` to create a new message.
  */
 export const GetBudgetStatusRequestSchema: GenMessage<GetBudgetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 10);
+  messageDesc(file_ledger_v1_ledger, 9);
 
 /**
  * @generated from message ledger.v1.GetBudgetStatusResponse
@@ -458,7 +423,7 @@ export type GetBudgetStatusResponse = Message<"ledger.v1.GetBudgetStatusResponse
  * Use `create(GetBudgetStatusResponseSchema)` to create a new message.
  */
 export const GetBudgetStatusResponseSchema: GenMessage<GetBudgetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 11);
+  messageDesc(file_ledger_v1_ledger, 10);
 
 /**
  * Budget limits spend of a tenant, or of one API key of a tenant, per window.
@@ -511,7 +476,7 @@ export type Budget = Message<"ledger.v1.Budget"> & {
  * Use `create(BudgetSchema)` to create a new message.
  */
 export const BudgetSchema: GenMessage<Budget> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 12);
+  messageDesc(file_ledger_v1_ledger, 11);
 
 /**
  * BudgetState is a budget and its current window.
@@ -587,7 +552,7 @@ export type BudgetState = Message<"ledger.v1.BudgetState"> & {
  * Use `create(BudgetStateSchema)` to create a new message.
  */
 export const BudgetStateSchema: GenMessage<BudgetState> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 13);
+  messageDesc(file_ledger_v1_ledger, 12);
 
 /**
  * @generated from message ledger.v1.SetBudgetRequest
@@ -604,7 +569,7 @@ export type SetBudgetRequest = Message<"ledger.v1.SetBudgetRequest"> & {
  * Use `create(SetBudgetRequestSchema)` to create a new message.
  */
 export const SetBudgetRequestSchema: GenMessage<SetBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 14);
+  messageDesc(file_ledger_v1_ledger, 13);
 
 /**
  * @generated from message ledger.v1.SetBudgetResponse
@@ -621,7 +586,7 @@ export type SetBudgetResponse = Message<"ledger.v1.SetBudgetResponse"> & {
  * Use `create(SetBudgetResponseSchema)` to create a new message.
  */
 export const SetBudgetResponseSchema: GenMessage<SetBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 15);
+  messageDesc(file_ledger_v1_ledger, 14);
 
 /**
  * @generated from message ledger.v1.DeleteBudgetRequest
@@ -648,7 +613,7 @@ export type DeleteBudgetRequest = Message<"ledger.v1.DeleteBudgetRequest"> & {
  * Use `create(DeleteBudgetRequestSchema)` to create a new message.
  */
 export const DeleteBudgetRequestSchema: GenMessage<DeleteBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 16);
+  messageDesc(file_ledger_v1_ledger, 15);
 
 /**
  * @generated from message ledger.v1.DeleteBudgetResponse
@@ -667,7 +632,7 @@ export type DeleteBudgetResponse = Message<"ledger.v1.DeleteBudgetResponse"> & {
  * Use `create(DeleteBudgetResponseSchema)` to create a new message.
  */
 export const DeleteBudgetResponseSchema: GenMessage<DeleteBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 17);
+  messageDesc(file_ledger_v1_ledger, 16);
 
 /**
  * @generated from message ledger.v1.ListBudgetsRequest
@@ -693,7 +658,7 @@ export type ListBudgetsRequest = Message<"ledger.v1.ListBudgetsRequest"> & {
  * Use `create(ListBudgetsRequestSchema)` to create a new message.
  */
 export const ListBudgetsRequestSchema: GenMessage<ListBudgetsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 18);
+  messageDesc(file_ledger_v1_ledger, 17);
 
 /**
  * @generated from message ledger.v1.ListBudgetsResponse
@@ -710,7 +675,7 @@ export type ListBudgetsResponse = Message<"ledger.v1.ListBudgetsResponse"> & {
  * Use `create(ListBudgetsResponseSchema)` to create a new message.
  */
 export const ListBudgetsResponseSchema: GenMessage<ListBudgetsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 19);
+  messageDesc(file_ledger_v1_ledger, 18);
 
 /**
  * Reservation is budget held for one request.
@@ -774,7 +739,7 @@ export type Reservation = Message<"ledger.v1.Reservation"> & {
  * Use `create(ReservationSchema)` to create a new message.
  */
 export const ReservationSchema: GenMessage<Reservation> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 20);
+  messageDesc(file_ledger_v1_ledger, 19);
 
 /**
  * @generated from message ledger.v1.ListReservationsRequest
@@ -805,7 +770,7 @@ export type ListReservationsRequest = Message<"ledger.v1.ListReservationsRequest
  * Use `create(ListReservationsRequestSchema)` to create a new message.
  */
 export const ListReservationsRequestSchema: GenMessage<ListReservationsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 21);
+  messageDesc(file_ledger_v1_ledger, 20);
 
 /**
  * @generated from message ledger.v1.ListReservationsResponse
@@ -834,7 +799,7 @@ export type ListReservationsResponse = Message<"ledger.v1.ListReservationsRespon
  * Use `create(ListReservationsResponseSchema)` to create a new message.
  */
 export const ListReservationsResponseSchema: GenMessage<ListReservationsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 22);
+  messageDesc(file_ledger_v1_ledger, 21);
 
 /**
  * @generated from message ledger.v1.QuerySpendRequest
@@ -889,7 +854,7 @@ export type QuerySpendRequest = Message<"ledger.v1.QuerySpendRequest"> & {
  * Use `create(QuerySpendRequestSchema)` to create a new message.
  */
 export const QuerySpendRequestSchema: GenMessage<QuerySpendRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 23);
+  messageDesc(file_ledger_v1_ledger, 22);
 
 /**
  * SpendRow is one group's totals; fields not grouped by are empty.
@@ -960,7 +925,7 @@ export type SpendRow = Message<"ledger.v1.SpendRow"> & {
  * Use `create(SpendRowSchema)` to create a new message.
  */
 export const SpendRowSchema: GenMessage<SpendRow> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 24);
+  messageDesc(file_ledger_v1_ledger, 23);
 
 /**
  * @generated from message ledger.v1.QuerySpendResponse
@@ -993,7 +958,7 @@ export type QuerySpendResponse = Message<"ledger.v1.QuerySpendResponse"> & {
  * Use `create(QuerySpendResponseSchema)` to create a new message.
  */
 export const QuerySpendResponseSchema: GenMessage<QuerySpendResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 25);
+  messageDesc(file_ledger_v1_ledger, 24);
 
 /**
  * @generated from message ledger.v1.RecordFeedbackRequest
@@ -1031,7 +996,7 @@ export type RecordFeedbackRequest = Message<"ledger.v1.RecordFeedbackRequest"> &
  * Use `create(RecordFeedbackRequestSchema)` to create a new message.
  */
 export const RecordFeedbackRequestSchema: GenMessage<RecordFeedbackRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 26);
+  messageDesc(file_ledger_v1_ledger, 25);
 
 /**
  * @generated from message ledger.v1.RecordFeedbackResponse
@@ -1057,7 +1022,7 @@ export type RecordFeedbackResponse = Message<"ledger.v1.RecordFeedbackResponse">
  * Use `create(RecordFeedbackResponseSchema)` to create a new message.
  */
 export const RecordFeedbackResponseSchema: GenMessage<RecordFeedbackResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 27);
+  messageDesc(file_ledger_v1_ledger, 26);
 
 /**
  * @generated from enum ledger.v1.UsageStatus

@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ChatEvent, ChatParams, ChatResult } from "../../common/v1/chat_pb.js";
 import { file_common_v1_chat } from "../../common/v1/chat_pb.js";
+import type { TokenPrices } from "../../common/v1/money_pb.js";
+import { file_common_v1_money } from "../../common/v1/money_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file orchestrator/v1/orchestrator.proto.
  */
 export const file_orchestrator_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("CiJvcmNoZXN0cmF0b3IvdjEvb3JjaGVzdHJhdG9yLnByb3RvEg9vcmNoZXN0cmF0b3IudjEiTAoPQ29tcGxldGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSJQoGcGFyYW1zGAIgASgLMhUuY29tbW9uLnYxLkNoYXRQYXJhbXMiOQoQQ29tcGxldGVSZXNwb25zZRIlCgZyZXN1bHQYASABKAsyFS5jb21tb24udjEuQ2hhdFJlc3VsdCJSChVTdHJlYW1Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgZwYXJhbXMYAiABKAsyFS5jb21tb24udjEuQ2hhdFBhcmFtcyI9ChZTdHJlYW1Db21wbGV0ZVJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQuY29tbW9uLnYxLkNoYXRFdmVudCITChFMaXN0TW9kZWxzUmVxdWVzdCKRAQoLTW9kZWxQcmljZXMSHAoUaW5wdXRfbmFub3NfcGVyX210b2sYASABKAMSHQoVb3V0cHV0X25hbm9zX3Blcl9tdG9rGAIgASgDEiEKGWNhY2hlX3JlYWRfbmFub3NfcGVyX210b2sYAyABKAMSIgoaY2FjaGVfd3JpdGVfbmFub3NfcGVyX210b2sYBCABKAMimwEKCU1vZGVsSW5mbxIMCgRuYW1lGAEgASgJEgwKBHRpZXIYAiABKAkSFgoOY29udGV4dF93aW5kb3cYAyABKA0SGQoRbWF4X291dHB1dF90b2tlbnMYBCABKA0SLAoGcHJpY2VzGAUgASgLMhwub3JjaGVzdHJhdG9yLnYxLk1vZGVsUHJpY2VzEhEKCXByb3ZpZGVycxgGIAMoCSJAChJMaXN0TW9kZWxzUmVzcG9uc2USKgoGbW9kZWxzGAEgAygLMhoub3JjaGVzdHJhdG9yLnYxLk1vZGVsSW5mbzKiAgoTT3JjaGVzdHJhdG9yU2VydmljZRJPCghDb21wbGV0ZRIgLm9yY2hlc3RyYXRvci52MS5Db21wbGV0ZVJlcXVlc3QaIS5vcmNoZXN0cmF0b3IudjEuQ29tcGxldGVSZXNwb25zZRJjCg5TdHJlYW1Db21wbGV0ZRImLm9yY2hlc3RyYXRvci52MS5TdHJlYW1Db21wbGV0ZVJlcXVlc3QaJy5vcmNoZXN0cmF0b3IudjEuU3RyZWFtQ29tcGxldGVSZXNwb25zZTABElUKCkxpc3RNb2RlbHMSIi5vcmNoZXN0cmF0b3IudjEuTGlzdE1vZGVsc1JlcXVlc3QaIy5vcmNoZXN0cmF0b3IudjEuTGlzdE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM", [file_common_v1_chat]);
+  fileDesc("CiJvcmNoZXN0cmF0b3IvdjEvb3JjaGVzdHJhdG9yLnByb3RvEg9vcmNoZXN0cmF0b3IudjEiTAoPQ29tcGxldGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSJQoGcGFyYW1zGAIgASgLMhUuY29tbW9uLnYxLkNoYXRQYXJhbXMiOQoQQ29tcGxldGVSZXNwb25zZRIlCgZyZXN1bHQYASABKAsyFS5jb21tb24udjEuQ2hhdFJlc3VsdCJSChVTdHJlYW1Db21wbGV0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgZwYXJhbXMYAiABKAsyFS5jb21tb24udjEuQ2hhdFBhcmFtcyI9ChZTdHJlYW1Db21wbGV0ZVJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQuY29tbW9uLnYxLkNoYXRFdmVudCITChFMaXN0TW9kZWxzUmVxdWVzdCKVAQoJTW9kZWxJbmZvEgwKBG5hbWUYASABKAkSDAoEdGllchgCIAEoCRIWCg5jb250ZXh0X3dpbmRvdxgDIAEoDRIZChFtYXhfb3V0cHV0X3Rva2VucxgEIAEoDRImCgZwcmljZXMYBSABKAsyFi5jb21tb24udjEuVG9rZW5QcmljZXMSEQoJcHJvdmlkZXJzGAYgAygJIkAKEkxpc3RNb2RlbHNSZXNwb25zZRIqCgZtb2RlbHMYASADKAsyGi5vcmNoZXN0cmF0b3IudjEuTW9kZWxJbmZvMqICChNPcmNoZXN0cmF0b3JTZXJ2aWNlEk8KCENvbXBsZXRlEiAub3JjaGVzdHJhdG9yLnYxLkNvbXBsZXRlUmVxdWVzdBohLm9yY2hlc3RyYXRvci52MS5Db21wbGV0ZVJlc3BvbnNlEmMKDlN0cmVhbUNvbXBsZXRlEiYub3JjaGVzdHJhdG9yLnYxLlN0cmVhbUNvbXBsZXRlUmVxdWVzdBonLm9yY2hlc3RyYXRvci52MS5TdHJlYW1Db21wbGV0ZVJlc3BvbnNlMAESVQoKTGlzdE1vZGVscxIiLm9yY2hlc3RyYXRvci52MS5MaXN0TW9kZWxzUmVxdWVzdBojLm9yY2hlc3RyYXRvci52MS5MaXN0TW9kZWxzUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat, file_common_v1_money]);
 
 /**
  * @generated from message orchestrator.v1.CompleteRequest
@@ -106,40 +108,6 @@ export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE_
   messageDesc(file_orchestrator_v1_orchestrator, 4);
 
 /**
- * Prices per million tokens, in nano-dollars per million tokens.
- *
- * @generated from message orchestrator.v1.ModelPrices
- */
-export type ModelPrices = Message<"orchestrator.v1.ModelPrices"> & {
-  /**
-   * @generated from field: int64 input_nanos_per_mtok = 1;
-   */
-  inputNanosPerMtok: bigint;
-
-  /**
-   * @generated from field: int64 output_nanos_per_mtok = 2;
-   */
-  outputNanosPerMtok: bigint;
-
-  /**
-   * @generated from field: int64 cache_read_nanos_per_mtok = 3;
-   */
-  cacheReadNanosPerMtok: bigint;
-
-  /**
-   * @generated from field: int64 cache_write_nanos_per_mtok = 4;
-   */
-  cacheWriteNanosPerMtok: bigint;
-};
-
-/**
- * Describes the message orchestrator.v1.ModelPrices.
- * Use `create(ModelPricesSchema)` to create a new message.
- */
-export const ModelPricesSchema: GenMessage<ModelPrices> = /*@__PURE__*/
-  messageDesc(file_orchestrator_v1_orchestrator, 5);
-
-/**
  * @generated from message orchestrator.v1.ModelInfo
  */
 export type ModelInfo = Message<"orchestrator.v1.ModelInfo"> & {
@@ -164,9 +132,9 @@ export type ModelInfo = Message<"orchestrator.v1.ModelInfo"> & {
   maxOutputTokens: number;
 
   /**
-   * @generated from field: orchestrator.v1.ModelPrices prices = 5;
+   * @generated from field: common.v1.TokenPrices prices = 5;
    */
-  prices?: ModelPrices | undefined;
+  prices?: TokenPrices | undefined;
 
   /**
    * @generated from field: repeated string providers = 6;
@@ -179,7 +147,7 @@ export type ModelInfo = Message<"orchestrator.v1.ModelInfo"> & {
  * Use `create(ModelInfoSchema)` to create a new message.
  */
 export const ModelInfoSchema: GenMessage<ModelInfo> = /*@__PURE__*/
-  messageDesc(file_orchestrator_v1_orchestrator, 6);
+  messageDesc(file_orchestrator_v1_orchestrator, 5);
 
 /**
  * @generated from message orchestrator.v1.ListModelsResponse
@@ -196,7 +164,7 @@ export type ListModelsResponse = Message<"orchestrator.v1.ListModelsResponse"> &
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_orchestrator_v1_orchestrator, 7);
+  messageDesc(file_orchestrator_v1_orchestrator, 6);
 
 /**
  * OrchestratorService selects a model, calls its provider, retries and falls back.

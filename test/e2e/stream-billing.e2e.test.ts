@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeAnthropic, type FakeAnthropic } from "@mesh/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchMesh, type RunningMesh } from "../support/launch-mesh.js";
+import {
+  assertRealServicesUp,
+  createTestSchema,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  type TestSchema,
+} from "../support/real-services.js";
+
+// Streams the gateway cuts short are billed for the tokens the model produced before the cut,
+// at the prices in effect, and the row keeps those prices.
+
+// claude-sonnet-4 in the default catalog: $3 / $15 / $0.30 / $3.75 per million tokens.
+const SONNET = {
+  input_nanos_per_mtok: "3000000000",
+  output_nanos_per_mtok: "15000000000",
+  cache_read_nanos_per_mtok: "300000000",
+  cache_write_nanos_per_mtok: "3750000000",
+};
+
+// Forty four-byte sentences: each delta is one sentence and, at four bytes a token, one token.
+const FORTY_SENTENCES = "Hi. ".repeat(40);
+// message_start, content_block_start and ping come before the first delta.
+const EVENTS_BEFORE_TEXT = 3;
+
+let fake: FakeAnthropic;
+let schema: TestSchema;
+let mesh: RunningMesh;
+let dir: string;
+
+beforeAll(async () => {
+  await assertRealServicesUp();
+  dir = mkdtempSync(join(tmpdir(), "mesh-stream-billing-"));
+  const policyFile = join(dir, "policy.yaml");
+  writeFileSync(policyFile, "tenants:\n  strict:\n    pii: { EMAIL: block }\n");
+  fake = await startFakeAnthropic();
+  schema = await createTestSchema("stream_billing");
+  mesh = await launchMesh({
+    env: {
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: schema.name,
+      REDIS_URL: TEST_REDIS_URL,
+      GATEWAY_API_KEYS: "plain-key=plain,strict-key=strict",
+      ANTHROPIC_API_KEY: "upstream",
+      ANTHROPIC_BASE_URL: fake.url,
+      GUARDRAILS_POLICY_FILE: policyFile,
+    },
+  });
+});
+
+afterAll(async () => {
+  await mesh?.stop();
+  await schema?.drop();
+  await fake?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function openStream(key: string, requestId: string, signal?: AbortSignal) {
+  return fetch(`${mesh.gatewayUrl}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": key, "x-request-id": requestId, "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "claude-sonnet-4",
+      max_tokens: 500,
+      stream: true,
+      messages: [{ role: "user", content: "Say hi forty times." }],
+    }),
+    signal,
+  });
+}
+
+async function usageRow(requestId: string) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const { rows } = await schema.pool.query(
+      `SELECT status, input_tokens, output_tokens, cost_nanos, input_nanos_per_mtok,
+              output_nanos_per_mtok, cache_read_nanos_per_mtok, cache_write_nanos_per_mtok
+         FROM "${schema.name}".usage_records WHERE request_id = $1`,
+      [requestId],
+    );
+    if (rows[0]) return rows[0] as Record<string, string>;
+    if (Date.now() > deadline) throw new Error(`no usage row for ${requestId}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("a stream cut short is billed for what the model produced", () => {
+  it("bills a caller that hangs up after 40 output tokens for 40, status cancelled", async () => {
+    fake.script({
+      kind: "reply",
+      text: FORTY_SENTENCES + "And then some more that never comes.",
+      deltaChars: 4,
+      usage: { input_tokens: 1_000 },
+      stallAfterEvents: EVENTS_BEFORE_TEXT + 40,
+    });
+    const hangUp = new AbortController();
+    const res = await openStream("plain-key", "hang-up-after-40", hangUp.signal);
+    expect(res.status).toBe(200);
+
+    // Read until the 40th sentence's text has reached the gateway (the guardrail gate holds the
+    // last sentence until the next text arrives, so 39 reach the caller), then hang up.
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let seen = "";
+    while ((seen.match(/Hi\./g) ?? []).length < 39) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended before the caller hung up");
+      seen += decoder.decode(value, { stream: true });
+    }
+    hangUp.abort();
+
+    const row = await usageRow("hang-up-after-40");
+    // 1,000 × $3/MTok + 40 × $15/MTok = 3,000,000 + 600,000 nano-dollars.
+    expect(row).toEqual({
+      status: "cancelled",
+      input_tokens: "1000",
+      output_tokens: "40",
+      cost_nanos: "3600000",
+      ...SONNET,
+    });
+  });
+
+  it("bills a stream a guardrail stopped for the text produced up to the stop", async () => {
+    // Two clean sentences, then one that leaks an email: the gate blocks it when the delta that
+    // ends it arrives, after 14 + 12 + 42 bytes (with their trailing spaces) were produced.
+    const answer = "Mild weather. Rain later. Mail leak.person@example.com for details. Bye now.";
+    fake.script({ kind: "reply", text: answer, deltaChars: 1, usage: { input_tokens: 200 } });
+
+    const res = await openStream("strict-key", "guardrail-stop");
+    const body = await res.text();
+    expect(body).toContain("Mild weather.");
+    expect(body).not.toContain("leak.person");
+
+    const row = await usageRow("guardrail-stop");
+    // 200 × $3/MTok + ceil(68 / 4) = 17 × $15/MTok = 600,000 + 255,000 nano-dollars.
+    expect(row).toEqual({
+      status: "blocked",
+      input_tokens: "200",
+      output_tokens: "17",
+      cost_nanos: "855000",
+      ...SONNET,
+    });
+  });
+
+  it("keeps the prices a finished stream was billed at with its row", async () => {
+    fake.script({ kind: "reply", text: "All done.", usage: { input_tokens: 10, output_tokens: 3 } });
+
+    const res = await openStream("plain-key", "finished-stream");
+    expect(await res.text()).toContain("message_stop");
+
+    // 10 × $3/MTok + 3 × $15/MTok = 30,000 + 45,000 nano-dollars.
+    expect(await usageRow("finished-stream")).toEqual({
+      status: "ok",
+      input_tokens: "10",
+      output_tokens: "3",
+      cost_nanos: "75000",
+      ...SONNET,
+    });
+  });
+});
