@@ -8,6 +8,7 @@ import Fastify from "fastify";
 import { connectAdminRoutes, createAdminHandlers, grpcAdminService } from "./admin-api.js";
 import { registerAnthropicApi } from "./anthropic-api.js";
 import { parseStaticKeys } from "./api-keys.js";
+import { connectBillingRoutes, createBillingHandlers, grpcBillingService } from "./billing-api.js";
 import { type GatewayConfig, resolveOutboxDir } from "./config.js";
 import { connectRoutes } from "./connect-api.js";
 import { grpcGatewayService } from "./grpc-api.js";
@@ -34,9 +35,9 @@ export interface GatewayHandle {
 }
 
 /**
- * Starts the gateway: the gRPC API (GatewayService, AdminService) on one port; Connect, the
- * Anthropic- and OpenAI-compatible APIs and the Kubernetes probes on the HTTP port. Clients,
- * stores and limiters are built here once.
+ * Starts the gateway: the gRPC API (GatewayService, AdminService, BillingService) on one port;
+ * Connect, the Anthropic- and OpenAI-compatible APIs and the Kubernetes probes on the HTTP port.
+ * Clients, stores and limiters are built here once.
  */
 export async function startGateway(
   config: GatewayConfig,
@@ -81,6 +82,7 @@ export async function startGateway(
     meshClients,
   );
   const admin = createAdminHandlers(keys, defaults, logger);
+  const billing = createBillingHandlers(keys, meshClients.ledger, logger);
   const peers = {
     orchestrator: createHealthProbe(config.ORCHESTRATOR_ADDR),
     guardrails: createHealthProbe(config.GUARDRAILS_ADDR),
@@ -129,6 +131,7 @@ export async function startGateway(
     routes: (router) => {
       connectRoutes(pipeline)(router);
       connectAdminRoutes(admin)(router);
+      connectBillingRoutes(billing)(router);
     },
     readMaxBytes: config.REQUEST_BODY_LIMIT_BYTES,
   });
@@ -170,7 +173,7 @@ export async function startGateway(
     port: config.GATEWAY_GRPC_PORT,
     logger,
     tracerName: "gateway",
-    services: [grpcGatewayService(pipeline), grpcAdminService(admin)],
+    services: [grpcGatewayService(pipeline), grpcAdminService(admin), grpcBillingService(billing)],
   });
 
   const drainMs = config.SHUTDOWN_DEADLINE_MS - 2_000;
