@@ -4,9 +4,13 @@
  * reachable), then drives POST /v1/messages at concurrency 1, 16 and 64 and the fake directly
  * at the same concurrency, and prints requests per second, p50/p99 latency, the latency added
  * over the direct call, and CPU milliseconds per request of each service.
+ *
+ * BENCH_SPANS=1 also collects every span over OTLP and prints, per service and span name, the
+ * p50 duration at concurrency 1: where the added time goes. Exporting spans costs CPU, so the
+ * latency figures of such a run are not the headline ones.
  */
 import { readFileSync } from "node:fs";
-import { startFakeAnthropic } from "@mesh/testing";
+import { startFakeAnthropic, startOtlpReceiver, type ReceivedSpan } from "@mesh/testing";
 import { launchMesh, SERVICES, type ServiceName } from "../support/launch-mesh.js";
 import {
   TEST_DATABASE_URL,
@@ -18,6 +22,10 @@ const LEVELS = (process.env.BENCH_CONCURRENCY ?? "1,16,64").split(",").map(Numbe
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const KEY = "bench-key";
+const SPANS = process.env.BENCH_SPANS === "1";
+// Idle time between one caller's requests: separates the path's own cost from the trailing
+// work (ledger and metrics writes) of the request before.
+const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 0);
 
 const fake = await startFakeAnthropic({ zeroLatency: true });
 const env: Record<string, string> = {
@@ -42,7 +50,15 @@ try {
   // Fall back to the embedded defaults; the table says which ran.
 }
 
-const mesh = await launchMesh({ env });
+const receiver = SPANS ? await startOtlpReceiver() : undefined;
+if (receiver) env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+
+// BENCH_PROFILE_DIR=<dir> writes a V8 CPU profile of each service there on exit.
+const profileDir = process.env.BENCH_PROFILE_DIR;
+const nodeArgs = profileDir
+  ? Object.fromEntries(SERVICES.map((s) => [s, ["--cpu-prof", `--cpu-prof-dir=${profileDir}/${s}`]]))
+  : undefined;
+const mesh = await launchMesh({ env, ...(nodeArgs ? { nodeArgs } : {}) });
 const body = JSON.stringify({
   model: "claude-sonnet-4",
   max_tokens: 64,
@@ -61,9 +77,11 @@ for (const concurrency of LEVELS) {
   await drive(directCall, concurrency, WARMUP);
 
   const direct = await drive(directCall, concurrency, REQUESTS);
+  const spansBefore = receiver?.spans.length ?? 0;
   const cpuBefore = cpuMs();
   const viaMesh = await drive(meshCall, concurrency, REQUESTS);
   const cpuAfter = cpuMs();
+  if (receiver && concurrency === 1) await printSpanBreakdown(receiver.spans, spansBefore);
 
   const cpu = SERVICES.map((s) => `${s}=${((cpuAfter[s] - cpuBefore[s]) / REQUESTS).toFixed(3)}`);
   rows.push(
@@ -84,6 +102,27 @@ for (const concurrency of LEVELS) {
 
 await mesh.stop();
 await fake.close();
+await receiver?.close();
+
+/** p50 duration of each service's spans of one name, over the spans received since `from`. */
+async function printSpanBreakdown(spans: ReceivedSpan[], from: number): Promise<void> {
+  // Spans are exported in batches; give the last ones time to arrive.
+  await new Promise((r) => setTimeout(r, 6_000));
+  const byName = new Map<string, number[]>();
+  for (const span of spans.slice(from)) {
+    const key = `${span.service} ${span.name}`;
+    const list = byName.get(key) ?? [];
+    list.push(Number(span.endNs - span.startNs) / 1e6);
+    byName.set(key, list);
+  }
+
+  console.log("       span p50 at c=1 (ms), per request-level span:");
+  const rows = [...byName.entries()]
+    .filter(([, list]) => list.length >= REQUESTS * 0.9)
+    .map(([key, list]) => [key, list.sort((a, b) => a - b)[list.length >> 1]!] as const)
+    .sort((a, b) => b[1] - a[1]);
+  for (const [key, p50] of rows) console.log(`         ${p50.toFixed(2).padStart(7)}  ${key}`);
+}
 
 async function post(url: string, headers: Record<string, string>): Promise<boolean> {
   const res = await fetch(url, { method: "POST", headers, body });
@@ -104,6 +143,7 @@ async function drive(call: () => Promise<boolean>, concurrency: number, total: n
         const ok = await call().catch(() => false);
         latencies.push(performance.now() - t0);
         if (!ok) errors++;
+        if (GAP_MS > 0) await new Promise((r) => setTimeout(r, GAP_MS));
       }
     }),
   );

@@ -117,6 +117,8 @@ export function createGuardrailChecks(
           redactionState: checked.redactionState,
         };
       } catch (err) {
+        // The caller went away: nothing is unavailable, and nothing may fail open.
+        if (caller.signal?.aborted) throw err;
         if (failureMode === "open") {
           logger.warn({ err: String(err) }, "input guardrails unavailable; failing open by policy");
           return { blocked: undefined, params, verdicts: [], redactionState: new Uint8Array() };
@@ -143,6 +145,7 @@ export function createGuardrailChecks(
           { timeoutMs: options.timeoutMs, signal: caller.signal },
         );
       } catch (err) {
+        if (caller.signal?.aborted) throw err;
         if (failureMode === "open") {
           logger.warn(
             { err: String(err) },

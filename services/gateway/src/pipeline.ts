@@ -265,6 +265,25 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     return reservation;
   }
 
+  /**
+   * Starts the input guardrails at once, beside the cache lookup and the token reservation:
+   * none needs another's answer, so the caller waits for the slowest instead of their sum.
+   * The answer is dropped on a cache hit or a refused reservation.
+   */
+  function startInputCheck(caller: ReturnType<typeof checkCaller>, params: ChatParams) {
+    const checking = guardrails.input(caller, params);
+    // Awaited later, or never when the request ends first: don't let it go unhandled.
+    checking.catch(() => undefined);
+    return checking;
+  }
+
+  /** Gives back unused tokens off the caller's path; a Redis hiccup only costs accuracy. */
+  function settle(ctx: RequestContext, reservation: TokenReservation | undefined, used: number) {
+    reservation?.settle(used).catch((err: unknown) => {
+      logger.warn({ err: String(err), requestId: ctx.requestId }, "token limit not settled");
+    });
+  }
+
   /** Stores an answer when the caller and its content allow it. */
   function store(ctx: RequestContext, key: string | undefined, result: ChatResult): void {
     if (!key || !ctx.cache.write) return;
@@ -279,6 +298,8 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       const params = prepare(ctx, raw);
       outcome.params = params;
 
+      const caller = checkCaller(ctx);
+      const checking = startInputCheck(caller, params);
       const { key, hit } = await lookUp(ctx, params);
       outcome.cacheable = key !== undefined;
       if (hit) {
@@ -287,8 +308,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       }
 
       reservation = await reserve(ctx, params);
-      const caller = checkCaller(ctx);
-      const input = await guardrails.input(caller, params);
+      const input = await checking;
       outcome.verdicts.push(...input.verdicts);
       if (input.blocked) {
         outcome.status = UsageStatus.BLOCKED;
@@ -325,7 +345,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       if (outcome.status === UsageStatus.OK) outcome.status = statusFor(outcome.error);
       throw outcome.error;
     } finally {
-      await reservation?.settle(usedTokens(outcome.result?.usage));
+      settle(ctx, reservation, usedTokens(outcome.result?.usage));
       report(ctx, outcome);
     }
   }
@@ -342,6 +362,8 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       const params = prepare(ctx, raw);
       outcome.params = params;
 
+      const caller = checkCaller(ctx);
+      const checking = startInputCheck(caller, params);
       const { key, hit } = await lookUp(ctx, params);
       outcome.cacheable = key !== undefined;
       if (hit) {
@@ -353,8 +375,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       }
 
       reservation = await reserve(ctx, params);
-      const caller = checkCaller(ctx);
-      const input = await guardrails.input(caller, params);
+      const input = await checking;
       outcome.verdicts.push(...input.verdicts);
       if (input.blocked) {
         outcome.status = UsageStatus.BLOCKED;
@@ -494,7 +515,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       const used = outcome.result?.usage
         ? usedTokens(outcome.result.usage)
         : outcome.status === UsageStatus.CANCELLED ? (reservation?.reserved ?? 0) : 0;
-      await reservation?.settle(used);
+      settle(ctx, reservation, used);
       report(ctx, outcome);
     }
   }
