@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
@@ -11,7 +9,8 @@ import { createGrpcClient, GrpcStatus, RpcError, type GrpcClient } from "@mesh/r
 import { startFakeAnthropic, type FakeAnthropic } from "@mesh/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, launchMesh, REPO_ROOT, type RunningMesh } from "../support/launch-mesh.js";
+import { startExtraGateway, type ExtraGateway } from "../support/extra-gateway.js";
+import { launchMesh, type RunningMesh } from "../support/launch-mesh.js";
 import {
   assertRealServicesUp,
   createTestSchema,
@@ -26,14 +25,6 @@ const ANSWER = "The answer from the fake upstream.";
 const USAGE = { input_tokens: 300, output_tokens: 200 };
 // Every prompt of this file carries the marker, so the log scan can look for it.
 const MARKER = `LIMITS-PROMPT-${RUN}`;
-
-/** A second gateway process beside the mesh's, sharing its Postgres, Redis and back ends. */
-interface ExtraGateway {
-  url: string;
-  grpcAddress: string;
-  logs: string[];
-  stop(): Promise<void>;
-}
 
 let fake: FakeAnthropic;
 let schema: TestSchema;
@@ -79,67 +70,6 @@ afterAll(async () => {
   await schema?.drop();
   await fake?.close();
 });
-
-async function startExtraGateway(
-  running: RunningMesh,
-  env: Record<string, string>,
-): Promise<ExtraGateway> {
-  const http = await freePort();
-  const grpc = await freePort();
-  const logs: string[] = [];
-  const baseEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(ANTHROPIC|OPENAI)_/.test(name)) baseEnv[name] = value;
-  }
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: resolve(REPO_ROOT, "services", "gateway"),
-    env: {
-      ...baseEnv,
-      ...env,
-      GATEWAY_HTTP_PORT: String(http),
-      GATEWAY_GRPC_PORT: String(grpc),
-      ORCHESTRATOR_ADDR: `127.0.0.1:${running.ports.orchestrator.grpc}`,
-      GUARDRAILS_ADDR: `127.0.0.1:${running.ports.guardrails.grpc}`,
-      LEDGER_ADDR: `127.0.0.1:${running.ports["cost-ledger"].grpc}`,
-      METRICS_ADDR: `127.0.0.1:${running.ports.metrics.grpc}`,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  collectLines(child, logs);
-
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`second gateway exited:\n${logs.join("\n")}`);
-    const ok = await fetch(`http://127.0.0.1:${http}/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`second gateway not ready:\n${logs.join("\n")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-
-  return {
-    url: `http://127.0.0.1:${http}`,
-    grpcAddress: `127.0.0.1:${grpc}`,
-    logs,
-    stop: () =>
-      new Promise<void>((done) => {
-        if (child.exitCode !== null) return done();
-        child.once("exit", () => done());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
-function collectLines(child: ChildProcess, into: string[]): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = "";
-    stream?.setEncoding("utf8");
-    stream?.on("data", (chunk: string) => {
-      const lines = (rest + chunk).split("\n");
-      rest = lines.pop() ?? "";
-      into.push(...lines.filter(Boolean));
-    });
-  }
-}
 
 const asAdmin = { headers: { "x-api-key": ADMIN_KEY } };
 
