@@ -9,6 +9,7 @@ import {
   type AlertCandidate,
   type FiredAlert,
 } from "./alerts.js";
+import type { BudgetDirectory } from "./budget-directory.js";
 import {
   applyDeltas,
   budgetFromDb,
@@ -114,6 +115,8 @@ export interface BudgetStoreOptions {
   alertDelivery: { deliver: boolean; leaseMs: number };
   /** Called after a transaction that fired alerts commits. */
   onAlerts(alerts: FiredAlert[]): void;
+  /** Learns of budget changes: announced in their transaction, recorded after commit. */
+  directory: Pick<BudgetDirectory, "channel" | "added" | "removed">;
 }
 
 /** Budgets, reservations and their settlement, atomic in Postgres across ledger replicas. */
@@ -164,7 +167,7 @@ const RESERVATION_COLUMNS = `reservation_id, request_id, tenant, api_key_id, mod
 
 /** Creates the budget store over the ledger's pool and schema. */
 export function createBudgetStore(options: BudgetStoreOptions): BudgetStore {
-  const { pool, logger, metrics } = options;
+  const { pool, logger, metrics, directory } = options;
   const namespace = lockNamespace(options.schema);
   const defaults = normalizePercents(options.defaultAlertPercents);
 
@@ -408,6 +411,7 @@ export function createBudgetStore(options: BudgetStoreOptions): BudgetStore {
       );
       const budget = budgetFromDb(upserted.rows[0]);
       const start = windowStart(budget.period, now);
+      await announce(client, budget.tenant);
 
       // A new budget starts from what the window has already spent; later rows add to it.
       if (existed.rowCount === 0) await recountWindow(client, budget, start);
@@ -427,7 +431,16 @@ export function createBudgetStore(options: BudgetStoreOptions): BudgetStore {
     });
 
     options.onAlerts(result.alerts);
+    // Before the caller hears of the budget, so requests it sends next already reserve.
+    await directory.added(input.tenant);
     return result.snapshot;
+  }
+
+  // Other replicas reload their directory when this transaction commits (NOTIFY waits for it).
+  async function announce(client: pg.ClientBase, tenant: string): Promise<void> {
+    if (directory.channel === undefined) return;
+
+    await client.query("SELECT pg_notify($1, $2)", [directory.channel, tenant]);
   }
 
   async function recountWindow(client: pg.ClientBase, budget: BudgetRow, start: Date) {
@@ -448,13 +461,18 @@ export function createBudgetStore(options: BudgetStoreOptions): BudgetStore {
   }
 
   async function deleteBudget(tenant: string, apiKeyId: string, period: Period) {
-    return withTenantLocks(pool, namespace, [tenant], async (client) => {
+    const deleted = await withTenantLocks(pool, namespace, [tenant], async (client) => {
       const result = await client.query(
         "DELETE FROM budgets WHERE tenant = $1 AND api_key_id = $2 AND period = $3",
         [tenant, apiKeyId, period],
       );
-      return (result.rowCount ?? 0) > 0;
+      const found = (result.rowCount ?? 0) > 0;
+      if (found) await announce(client, tenant);
+      return found;
     });
+
+    if (deleted) await directory.removed(tenant);
+    return deleted;
   }
 
   async function listBudgets(

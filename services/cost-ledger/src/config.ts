@@ -22,6 +22,9 @@ const schema = z.object({
   LEDGER_MAX_QUEUED_ROWS: z.coerce.number().int().min(1).default(10_000),
   LEDGER_RESERVATION_TTL_MS: z.coerce.number().int().min(1_000).default(600_000),
   LEDGER_RESERVATION_SWEEP_MS: z.coerce.number().int().min(100).default(30_000),
+  // The tenants with a budget are reloaded this often besides on change notifications, in
+  // case one was missed or budgets were edited in SQL directly.
+  LEDGER_BUDGET_RELOAD_MS: z.coerce.number().int().min(100).default(10_000),
   LEDGER_ALERT_THRESHOLDS: z
     .string()
     .default("80,100")

@@ -10,6 +10,7 @@ import {
   sampleRecord,
   startTestLedger,
   tableColumns,
+  watchBudgets,
   type RunningLedger,
 } from "./ledger.testkit.js";
 import { createLogger } from "@mesh/logging";
@@ -245,6 +246,39 @@ export function describeLedgerContract(backend: string, env: () => Record<string
       expect(page).toContain(
         'ai_budget_alerts_total{scope="tenant",period="day",threshold="80"} 1',
       );
+    });
+
+    it("streams the tenants with budgets, pushing a change before SetBudget or DeleteBudget " +
+      "answers", async () => {
+      const tenant = `watched-${Date.now()}`;
+      const limit = usdFromNanos(1_000_000n);
+      const listed = await ledger.client.listBudgets({});
+      const watch = watchBudgets(ledger.client);
+
+      const first = await watch.until(() => true);
+      const atSet = await ledger.client
+        .setBudget({ budget: { tenant, period: BudgetPeriod.DAY, limit } })
+        .then(() => watch.latest());
+      await ledger.client.setBudget({
+        budget: { tenant, apiKeyId: "key-1", period: BudgetPeriod.MONTH, limit },
+      });
+      const atFirstDelete = await ledger.client
+        .deleteBudget({ tenant, period: BudgetPeriod.DAY })
+        .then(() => watch.latest());
+      const atLastDelete = await ledger.client
+        .deleteBudget({ tenant, apiKeyId: "key-1", period: BudgetPeriod.MONTH })
+        .then(() => watch.latest());
+      watch.stop();
+
+      const before = [...new Set(listed.budgets.map((b) => b.budget!.tenant))].sort();
+      expect(first).toEqual(before);
+      expect(atSet).toEqual([...before, tenant].sort());
+      // The key's budget is still there: the tenant stays listed.
+      expect(atFirstDelete).toEqual([...before, tenant].sort());
+      expect(atLastDelete).toEqual(before);
+      // One snapshot at start, one when the tenant came, one when it went.
+      const versions = watch.snapshots.map((s) => s.version);
+      expect(versions).toEqual([versions[0]!, versions[0]! + 1n, versions[0]! + 2n]);
     });
 
     it("answers /ready once Postgres answers SELECT 1", async () => {

@@ -12,6 +12,7 @@ import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
 import { GrpcStatus, RpcError, type ServiceImpl } from "@mesh/rpc";
 import type pg from "pg";
+import type { BudgetDirectory } from "./budget-directory.js";
 import type {
   BudgetSnapshot,
   BudgetStore,
@@ -29,6 +30,7 @@ export interface LedgerDeps {
   pool: pg.Pool;
   writer: UsageWriter;
   budgets: BudgetStore;
+  directory: Pick<BudgetDirectory, "watch">;
   logger: Logger;
 }
 
@@ -44,7 +46,7 @@ const MAX_ALERT_PERCENTS = 10;
  * generic INTERNAL with the detail in the logs.
  */
 export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostLedgerService> {
-  const { pool, writer, budgets, logger } = deps;
+  const { pool, writer, budgets, directory, logger } = deps;
 
   // Runs a handler body, turning database failures into the caller's status and logging them.
   async function guard<T>(action: string, fields: object, work: () => Promise<T>): Promise<T> {
@@ -253,6 +255,12 @@ export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostL
         total: spendRowToProto(result.total),
         truncated: result.truncated,
       };
+    },
+
+    async *watchBudgetedTenants(_req, call) {
+      for await (const snapshot of directory.watch(call.signal)) {
+        yield { tenants: snapshot.tenants, version: BigInt(snapshot.version) };
+      }
     },
 
     async getSpend(req) {

@@ -11,7 +11,7 @@ import {
   type UsageRecord,
 } from "@mesh/contracts/ledger/v1/ledger_pb";
 import { createLogger } from "@mesh/logging";
-import { createGrpcClient, type GrpcClient } from "@mesh/rpc";
+import { createGrpcClient, RpcError, type GrpcClient } from "@mesh/rpc";
 import type pg from "pg";
 import { loadLedgerConfig } from "./config.js";
 import { startCostLedgerService, type CostLedgerHandle } from "./server.js";
@@ -322,5 +322,70 @@ export async function startTcpProxy(targetPort: string): Promise<TcpProxy> {
       if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
     },
     reopen: listen,
+  };
+}
+
+/** A WatchBudgetedTenants stream a test reads along. */
+export interface BudgetWatch {
+  /** Every snapshot received so far, oldest first. */
+  snapshots: Array<{ tenants: string[]; version: bigint }>;
+  /** The tenants of the latest snapshot; undefined before the first. */
+  latest(): string[] | undefined;
+  /**
+   * The first snapshot, received or to come, from index `from` (default 0) on, whose tenants
+   * pass the test.
+   */
+  until(
+    test: (tenants: string[]) => boolean,
+    options?: { from?: number; timeoutMs?: number },
+  ): Promise<string[]>;
+  /** How the stream ended: "ok", or the error's gRPC reason (or code when it has none). */
+  ended: Promise<string>;
+  /** Cancels the stream. */
+  stop(): void;
+}
+
+/** Opens WatchBudgetedTenants on a client and records what arrives. */
+export function watchBudgets(client: GrpcClient<typeof CostLedgerService>): BudgetWatch {
+  const abort = new AbortController();
+  const snapshots: BudgetWatch["snapshots"] = [];
+  const waiters = new Set<() => void>();
+
+  const ended = (async () => {
+    try {
+      for await (const s of client.watchBudgetedTenants({}, { signal: abort.signal })) {
+        snapshots.push({ tenants: s.tenants, version: s.version });
+        for (const wake of [...waiters]) wake();
+      }
+      return "ok";
+    } catch (err) {
+      if (err instanceof RpcError) return err.reason || `code ${err.code}`;
+      throw err;
+    }
+  })();
+
+  return {
+    snapshots,
+    latest: () => snapshots.at(-1)?.tenants,
+    until(test, { from = 0, timeoutMs = 5_000 } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = snapshots.slice(from).find((s) => test(s.tenants));
+          if (!found) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found.tenants);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          const seen = JSON.stringify(snapshots.map((s) => s.tenants));
+          reject(new Error(`no such budget snapshot within ${timeoutMs} ms; got ${seen}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    ended,
+    stop: () => abort.abort(),
   };
 }

@@ -4,6 +4,7 @@ import type { Logger } from "@mesh/logging";
 import { registerService, startGrpcServer } from "@mesh/rpc";
 import type pg from "pg";
 import { createAlertDispatcher, type AlertDispatcher } from "./alerts.js";
+import { createBudgetDirectory, type BudgetDirectory } from "./budget-directory.js";
 import { createBudgetStore, type BudgetStore } from "./budget-store.js";
 import type { LedgerConfig } from "./config.js";
 import { describeDatabase, openDatabase, type LedgerDatabase } from "./database.js";
@@ -22,6 +23,8 @@ export interface CostLedgerHandle {
   schema: string;
   writer: UsageWriter;
   budgets: BudgetStore;
+  /** The tenants with a budget, as streamed to WatchBudgetedTenants. */
+  directory: BudgetDirectory;
   alerts: AlertDispatcher;
   metrics: LedgerMetrics;
   /** Drains gRPC, closes the pool, stops embedded Postgres, flushes telemetry. */
@@ -62,6 +65,20 @@ export async function startCostLedgerService(
     throw err;
   }
 
+  const directory = createBudgetDirectory({
+    pool: db.pool,
+    schema: db.schema,
+    logger,
+    listenUrl: db.embedded ? undefined : config.DATABASE_URL,
+    reloadMs: config.LEDGER_BUDGET_RELOAD_MS,
+  });
+  try {
+    await directory.start();
+  } catch (err) {
+    await directory.stop();
+    await closeDatabase(db);
+    throw err;
+  }
 
   const metrics = createLedgerMetrics(
     {
@@ -108,6 +125,7 @@ export async function startCostLedgerService(
     defaultAlertPercents: config.LEDGER_ALERT_THRESHOLDS,
     alertDelivery: { deliver: alerts.delivers, leaseMs: alerts.leaseMs },
     onAlerts: (fired) => alerts.fired(fired),
+    directory,
   });
   const sweeper = startSweeper(budgets, logger, config.LEDGER_RESERVATION_SWEEP_MS);
 
@@ -130,7 +148,7 @@ export async function startCostLedgerService(
     services: [
       registerService(
         CostLedgerService,
-        createLedgerHandlers({ pool: db.pool, writer, budgets, logger }),
+        createLedgerHandlers({ pool: db.pool, writer, budgets, directory, logger }),
       ),
     ],
   });
@@ -151,6 +169,8 @@ export async function startCostLedgerService(
 
   let stopping: Promise<void> | undefined;
   const steps = [
+    // Watch streams never end on their own; the drain would wait for them until its deadline.
+    { name: "end budget watches", run: () => directory.stop() },
     { name: "drain grpc", run: () => drain(grpc, http, config.SHUTDOWN_DEADLINE_MS) },
     { name: "flush writes", run: () => writer.flush() },
     { name: "stop sweeper", run: () => sweeper.stop() },
@@ -186,6 +206,7 @@ export async function startCostLedgerService(
     schema: db.schema,
     writer,
     budgets,
+    directory,
     alerts,
     metrics,
     stop,

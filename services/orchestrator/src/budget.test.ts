@@ -13,11 +13,12 @@ import {
   GrpcStatus,
   RpcError,
   startGrpcServer,
+  type CallContext,
   type GrpcServerHandle,
 } from "@mesh/rpc";
 import { startFakeAnthropic, type FakeAnthropic } from "@mesh/testing";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createLedgerBudget, type BudgetFailureMode } from "./budget.js";
+import { createLedgerBudget, type BudgetFailureMode, type BudgetGuard } from "./budget.js";
 import { parseCatalog, type Catalog } from "./catalog.js";
 import { loadOrchestratorConfig } from "./config.js";
 import { Dispatcher } from "./dispatch.js";
@@ -29,14 +30,22 @@ import { chatParams, fakeCatalogYaml, recordingClock, silentLogger } from "./tes
 
 type ReserveAnswer = MessageInitShape<typeof ReserveBudgetResponseSchema> | RpcError;
 
-/** A tiny cost ledger: answers ReserveBudget from a script and records every call. */
-async function startLedger() {
+/**
+ * A tiny cost ledger: answers ReserveBudget from a script and records every call. It answers
+ * WatchBudgetedTenants UNIMPLEMENTED (as a ledger before the watch) until `budgeted` names
+ * the tenants with budgets.
+ */
+async function startLedger(port = 0) {
   const reserves: ReserveBudgetRequest[] = [];
   const releases: string[] = [];
   const answers: ReserveAnswer[] = [];
+  const unimplemented = new RpcError(GrpcStatus.UNIMPLEMENTED, "no watch in this ledger");
+  let watchAnswer: string[] | RpcError = unimplemented;
+  let version = 0n;
+  const cuts = new Set<(err: RpcError) => void>();
   const server: GrpcServerHandle = await startGrpcServer({
     host: "127.0.0.1",
-    port: 0,
+    port,
     logger: silentLogger,
     tracerName: "ledger-test",
     services: [{ service: CostLedgerService, impl: {
@@ -56,17 +65,39 @@ async function startLedger() {
         releases.push(req.reservationId);
         return {};
       },
+      watchBudgetedTenants: async function* (_req: unknown, call: CallContext) {
+        if (watchAnswer instanceof RpcError) throw watchAnswer;
+        yield { tenants: watchAnswer, version: ++version };
+        // Open until the caller leaves or the test cuts it.
+        const err = await new Promise<RpcError | undefined>((resolve) => {
+          cuts.add(resolve);
+          call.signal.addEventListener("abort", () => resolve(undefined));
+        });
+        if (err) throw err;
+      },
     } }],
   });
+  const cutWatches = () => {
+    for (const cut of cuts) cut(new RpcError(GrpcStatus.UNAVAILABLE, "ledger going away"));
+    cuts.clear();
+  };
   return {
     address: `127.0.0.1:${server.port}`,
     reserves,
     releases,
     answer: (...next: ReserveAnswer[]) => answers.push(...next),
+    /** Serves the watch with these tenants, or refuses it with this error. */
+    serveWatch: (answer: string[] | RpcError) => {
+      watchAnswer = answer;
+    },
+    /** Ends every open watch stream UNAVAILABLE. */
+    cutWatches,
     reset: () => {
       reserves.length = 0;
       releases.length = 0;
       answers.length = 0;
+      watchAnswer = unimplemented;
+      cutWatches();
     },
     stop: () => server.shutdown(0),
   };
@@ -103,6 +134,7 @@ function setup(options: { address?: string; failureMode?: BudgetFailureMode;
     timeoutMs: 2_000,
     failureMode: options.failureMode ?? "closed",
     logger: silentLogger,
+    watchRetryMs: { initial: 20, max: 100 },
   });
   const providers = createProviders(catalog, {
     timeoutMs: 5_000,
@@ -112,11 +144,38 @@ function setup(options: { address?: string; failureMode?: BudgetFailureMode;
   });
   const resilience = new Resilience({ maxRetries: 0, initialDelayMs: 1, maxDelayMs: 1,
     maxRetryAfterMs: 1_000, breakerFailures: 100, breakerCooldownMs: 1_000 }, recordingClock());
+  const checks: string[] = [];
   const dispatcher = new Dispatcher(providers, resilience, silentLogger, {
     budget,
     downtierAt: options.downtierAt ?? 0.9,
+    metrics: { attempt: () => undefined, streamError: () => undefined,
+      budget: (result) => checks.push(result), downtier: () => undefined },
   });
-  return { dispatcher, budget };
+  return { dispatcher, budget, checks };
+}
+
+/** Probes until the guard answers for `tenant` without the ledger: its directory arrived. */
+async function untilSkipped(budget: BudgetGuard, tenant: string) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const r = await budget.reserve({ requestId: "probe", tenant, apiKeyId: "", model: "m",
+      amountNanos: 1n, tokens: 1, replaces: "" });
+    if (r.skipped) return;
+    if (Date.now() > deadline) throw new Error("the budget directory never arrived");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Probes until the guard asks the ledger about `tenant` again: its directory is gone. */
+async function untilAsked(budget: BudgetGuard, tenant: string) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const r = await budget.reserve({ requestId: "probe", tenant, apiKeyId: "", model: "m",
+      amountNanos: 1n, tokens: 1, replaces: "" });
+    if (!r.skipped) return;
+    if (Date.now() > deadline) throw new Error("the budget directory never went away");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** "hello" is 2 prompt tokens by the mesh's rule; max_tokens resolves to 256. */
@@ -283,6 +342,110 @@ describe("budget-aware dispatch", () => {
       expect(served.reservationId).toBe("");
       expect(fake.requests).toHaveLength(1);
     });
+});
+
+describe("tenants without a budget, by the ledger's directory", () => {
+  it("asks the ledger nothing for a tenant the directory does not list", async () => {
+    ledger.serveWatch(["other-tenant"]);
+    const { dispatcher, budget, checks } = setup();
+    await untilSkipped(budget, "acme");
+    ledger.reserves.length = 0;
+    fake.script({ kind: "error", status: 529 }, { kind: "reply", text: "from haiku" });
+
+    const { reservationId, served } = await dispatcher.complete(request());
+    budget.close();
+
+    // The fallback to haiku has no reservation to swap either.
+    expect(served.model.name).toBe("claude-haiku-3");
+    expect(ledger.reserves).toEqual([]);
+    expect(reservationId).toBe("");
+    expect(checks).toEqual(["skipped", "skipped"]);
+    expect(ledger.releases).toEqual([]);
+  });
+
+  it("still asks to swap a reservation, whatever the directory says", async () => {
+    ledger.serveWatch([]);
+    const { budget } = setup();
+    await untilSkipped(budget, "acme");
+    ledger.reserves.length = 0;
+
+    const swapped = await budget.reserve({ requestId: "req-s", tenant: "acme", apiKeyId: "",
+      model: "claude-haiku-3", amountNanos: 5n, tokens: 5, replaces: "res-old" });
+    budget.close();
+
+    expect(ledger.reserves.map((r) => [r.tenant, r.replacesReservationId])).toEqual([
+      ["acme", "res-old"]]);
+    expect(swapped).toEqual({ reservationId: "res-1", usedFraction: 0.1 });
+  });
+
+  it("reserves for a tenant the directory lists, and refuses it when over budget",
+    async () => {
+      ledger.serveWatch(["acme"]);
+      const { dispatcher, budget, checks } = setup();
+      await untilSkipped(budget, "someone-else");
+      ledger.reserves.length = 0;
+      ledger.answer({ reservationId: "res-a", usedFraction: 0.5 },
+        new RpcError(GrpcStatus.RESOURCE_EXHAUSTED, "over budget", "budget_exceeded"));
+      fake.script({ kind: "reply", text: "within budget" });
+
+      const first = await dispatcher.complete(request());
+      const err = await rpcErrorOf(dispatcher.complete(request()));
+      budget.close();
+
+      expect(first.reservationId).toBe("res-a");
+      expect([err.code, err.reason]).toEqual([GrpcStatus.RESOURCE_EXHAUSTED,
+        "budget_exceeded"]);
+      expect(ledger.reserves.map((r) => r.tenant)).toEqual(["acme", "acme"]);
+      expect(checks).toEqual(["reserved", "exceeded"]);
+      expect(fake.requests).toHaveLength(1);
+    });
+
+  it("asks the ledger about every tenant while the stream is down, and skips again once back",
+    async () => {
+      ledger.serveWatch(["other-tenant"]);
+      const { dispatcher, budget, checks } = setup();
+      await untilSkipped(budget, "acme");
+
+      ledger.serveWatch(new RpcError(GrpcStatus.UNAVAILABLE, "ledger restarting"));
+      ledger.cutWatches();
+      await untilAsked(budget, "acme");
+      ledger.reserves.length = 0;
+      fake.script({ kind: "reply", text: "checked" }, { kind: "reply", text: "skipped" });
+      const down = await dispatcher.complete(request());
+      const askedWhileDown = ledger.reserves.map((r) => r.tenant);
+
+      ledger.serveWatch(["other-tenant"]);
+      await untilSkipped(budget, "acme");
+      ledger.reserves.length = 0;
+      const back = await dispatcher.complete(request());
+      budget.close();
+
+      expect(askedWhileDown).toEqual(["acme"]);
+      expect(down.reservationId).toBe("res-1");
+      expect(ledger.reserves).toEqual([]);
+      expect(back.reservationId).toBe("");
+      expect(checks).toEqual(["reserved", "skipped"]);
+    });
+});
+
+describe("a ledger that comes up after the orchestrator", () => {
+  it("is not dialled before the first request, so that request is served", async () => {
+    const free = await startLedger();
+    const port = Number(free.address.split(":")[1]);
+    await free.stop();
+    const { dispatcher, budget } = setup({ address: `127.0.0.1:${port}` });
+    // Long enough for failed dials to push the channel into its reconnect backoff (1 s on).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const late = await startLedger(port);
+    fake.script({ kind: "reply", text: "served" });
+
+    const { reservationId } = await dispatcher.complete(request());
+    budget.close();
+    await late.stop();
+
+    expect(reservationId).toBe("res-1");
+    expect(late.reserves.map((r) => r.tenant)).toEqual(["acme"]);
+  });
 });
 
 describe("reservation ids over gRPC", () => {

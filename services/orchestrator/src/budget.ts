@@ -2,6 +2,7 @@ import { CostLedgerService } from "@mesh/contracts/ledger/v1/ledger_pb";
 import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
 import { createGrpcClient, GrpcStatus, RpcError, type GrpcClient } from "@mesh/rpc";
+import { followBudgetedTenants, type FollowOptions } from "./budgeted-tenants.js";
 
 /** One worst-case reservation to ask the ledger for. */
 export interface ReserveRequest {
@@ -21,6 +22,8 @@ export interface Reservation {
   reservationId: string;
   /** Highest share (0..1) of any budget used or reserved, after this reservation. */
   usedFraction: number;
+  /** True when the ledger was not asked: its directory says the tenant has no budget. */
+  skipped?: boolean;
 }
 
 /** Budget checks before a model is called; the orchestrator's view of the cost ledger. */
@@ -48,18 +51,33 @@ export interface LedgerBudgetOptions {
    */
   failureMode: BudgetFailureMode;
   logger: Logger;
+  /** Reconnect waits of the budgeted-tenants watch (tests shorten them). */
+  watchRetryMs?: FollowOptions["retryMs"];
 }
 
-/** A BudgetGuard over the cost ledger's ReserveBudget and ReleaseBudget RPCs. */
+/**
+ * A BudgetGuard over the cost ledger's ReserveBudget and ReleaseBudget RPCs. It follows the
+ * ledger's WatchBudgetedTenants stream and does not ask the ledger about tenants that have no
+ * budget (their usage is still billed and counted); while the stream is down it asks always.
+ */
 export function createLedgerBudget(options: LedgerBudgetOptions): BudgetGuard {
   const client: GrpcClient<typeof CostLedgerService> = createGrpcClient(
     CostLedgerService,
     options.address,
     "orchestrator",
   );
+  const budgeted = followBudgetedTenants(client, {
+    logger: options.logger,
+    ...(options.watchRetryMs ? { retryMs: options.watchRetryMs } : {}),
+  });
 
   return {
     async reserve(request) {
+      budgeted.start();
+      // A swap must reach the ledger, which holds the reservation being replaced.
+      if (request.replaces === "" && budgeted.hasNoBudget(request.tenant)) {
+        return { reservationId: "", usedFraction: 0, skipped: true };
+      }
       try {
         const response = await client.reserveBudget(
           {
@@ -96,7 +114,10 @@ export function createLedgerBudget(options: LedgerBudgetOptions): BudgetGuard {
       }
     },
 
-    close: () => client.close(),
+    close: () => {
+      budgeted.close();
+      client.close();
+    },
   };
 
   function ledgerDown(err: unknown, requestId: string): Reservation {

@@ -573,7 +573,8 @@ class BudgetHold {
       throw err;
     }
 
-    this.metrics.budget(reservation.reservationId === "" ? "no_budget" : "reserved");
+    this.metrics.budget(reservation.skipped ? "skipped"
+      : reservation.reservationId === "" ? "no_budget" : "reserved");
     this.id = reservation.reservationId;
     this.model = candidate.model;
     return reservation;

@@ -25,7 +25,10 @@ export interface DispatchMetrics {
   attempt(deploymentId: string, outcome: string, seconds: number): void;
   /** A stream failed after output began. */
   streamError(model: string, reason: string): void;
-  /** A budget check answered: "reserved", "no_budget", "exceeded", "unavailable". */
+  /**
+   * A budget check answered: "reserved", "no_budget", "exceeded", "unavailable", or "skipped"
+   * (the ledger's directory says the tenant has no budget; the ledger was not asked).
+   */
   budget(result: string): void;
   /** The budget moved a request to a cheaper tier. */
   downtier(fromTier: string, toTier: string): void;
@@ -107,7 +110,7 @@ export function createOrchestratorMetrics(sources: MetricsSources): Orchestrator
   });
   const budgetChecks = new Counter({
     name: "orchestrator_budget_checks_total",
-    help: "Budget reservations asked of the ledger, by result.",
+    help: "Budget checks of requests, by result (skipped: tenant without budget, not asked).",
     labelNames: ["result"],
     registers: [registry],
   });
