@@ -111,9 +111,18 @@ describe("the mesh on embedded defaults (PGlite, in-process stores, simulator)",
     expect(spend.inputTokens).toBe(BigInt(4 * unary.usage.input_tokens));
     expect(spend.outputTokens).toBe(BigInt(4 * unary.usage.output_tokens));
 
-    const metrics = await (
-      await fetch(`http://127.0.0.1:${mesh.ports.metrics.http}/metrics`)
-    ).text();
+    // Observations reach the metrics service in batches, a few milliseconds after the answer.
+    const metrics = await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${mesh.ports.metrics.http}/metrics`);
+      const text = await res.text();
+      const counted = ["anthropic-messages", "grpc", "connect"]
+        .map((endpoint) => {
+          const labels = { model: "claude-haiku-3", endpoint, status: "ok" };
+          return sampleValue(text, "ai_requests_total", labels);
+        })
+        .reduce((a, b) => a + b, 0);
+      return counted >= 4 ? text : undefined;
+    });
     expect(
       sampleValue(metrics, "ai_requests_total", {
         model: "claude-haiku-3",

@@ -354,7 +354,7 @@ describe("the mesh over real Postgres and Redis", () => {
     ).toBeGreaterThanOrEqual(requestsBefore + 1);
   });
 
-  it("puts all five services in one trace with correct parent links", async () => {
+  it("puts the request's hops in one trace and links the metrics batch to it", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const callerSpanId = "00f067aa0ba902b7";
     const res = await fetch(`${mesh.gatewayUrl}/v1/messages`, {
@@ -377,7 +377,6 @@ describe("the mesh over real Postgres and Redis", () => {
       ["guardrails", "guardrails.v1.GuardrailsService/CheckOutput"],
       ["orchestrator", "orchestrator.v1.OrchestratorService/Complete"],
       ["cost-ledger", "ledger.v1.CostLedgerService/RecordUsage"],
-      ["metrics", "metrics.v1.MetricsService/RecordObservation"],
     ] as const;
     // Each hop shows up twice: the gateway's CLIENT span and the callee's SERVER span.
     await otlp.waitFor("every hop of the trace", (spans) => {
@@ -410,7 +409,7 @@ describe("the mesh over real Postgres and Redis", () => {
     const verdicts = root.events.filter((e) => e.name === "mesh.guardrail.verdict");
     expect(verdicts.map((e) => e.attributes["mesh.guardrail.stage"])).toContain("input");
     expect(new Set(spans.map((s) => s.service))).toEqual(
-      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger", "metrics"]),
+      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger"]),
     );
     for (const [service, name] of hops) {
       const span = server(service, name);
@@ -418,6 +417,33 @@ describe("the mesh over real Postgres and Redis", () => {
       expect(client, `${name} parent`).toMatchObject({ service: "gateway", name, kind: 3 });
       expect(client && parentOf(client)?.spanId, `${name} grandparent`).toBe(root.spanId);
     }
+
+    // Observations go to the metrics service in batches, each batch a trace of its own that
+    // links to every request it carries.
+    const observed = "metrics.v1.MetricsService/RecordObservations";
+    const batch = () =>
+      otlp.spans.find(
+        (s) =>
+          s.service === "gateway" &&
+          s.name === "send metrics observations" &&
+          s.links.some((l) => l.traceId === traceId && l.spanId === root.spanId),
+      );
+    await otlp.waitFor("the metrics batch that carried the request", (all) => {
+      const b = batch();
+      return all.some((s) => s.traceId === b?.traceId && s.service === "metrics" && s.kind === 2);
+    }, 15_000);
+    const carrier = batch();
+    expect(carrier?.parentSpanId).toBe("");
+    expect(carrier?.traceId).not.toBe(traceId);
+    const batchSpans = otlp.spans.filter((s) => s.traceId === carrier?.traceId);
+    const metricsServer = batchSpans.find((s) => s.service === "metrics" && s.kind === 2);
+    expect(metricsServer?.name).toBe(observed);
+    expect(batchSpans.find((s) => s.spanId === metricsServer?.parentSpanId)).toMatchObject({
+      service: "gateway",
+      name: observed,
+      kind: 3,
+      parentSpanId: carrier?.spanId,
+    });
 
     const orchestrator = server("orchestrator", "orchestrator.v1.OrchestratorService/Complete");
     const modelCall = spans.find(

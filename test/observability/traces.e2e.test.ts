@@ -125,8 +125,18 @@ const HOPS = [
   ["guardrails", "guardrails.v1.GuardrailsService/CheckOutput"],
   ["orchestrator", COMPLETE],
   ["cost-ledger", "ledger.v1.CostLedgerService/RecordUsage"],
-  ["metrics", "metrics.v1.MetricsService/RecordObservation"],
 ] as const;
+const OBSERVE = "metrics.v1.MetricsService/RecordObservations";
+
+/** The gateway's batch of metrics observations that carried the request of `root`. */
+function batchCarrying(root: Span): Span | undefined {
+  return receiver.spans.find(
+    (s) =>
+      s.service === "gateway" &&
+      s.name === "send metrics observations" &&
+      s.links.some((l) => l.traceId === root.traceId && l.spanId === root.spanId),
+  );
+}
 
 describe("traces through the mesh", () => {
   it("makes a unary request one trace: every hop a child of the one before", async () => {
@@ -175,6 +185,19 @@ describe("traces through the mesh", () => {
       expect(client && t.parentOf(client)?.spanId, name).toBe(root.spanId);
     }
 
+    // The metrics observation leaves in a batch: a trace of its own, linked to the request.
+    await receiver.waitFor("the metrics batch that carried the request", (all) => {
+      const traceId = batchCarrying(root)?.traceId;
+      return all.some((s) => s.traceId === traceId && s.service === "metrics" && s.kind === SERVER);
+    });
+    const batch = batchCarrying(root) as Span;
+    const b = traceOf(batch.traceId);
+    expect(batch.parentSpanId).toBe("");
+    const observeServer = b.find("metrics", OBSERVE, SERVER);
+    const observeClient = b.parentOf(observeServer);
+    expect(observeClient).toMatchObject({ service: "gateway", name: OBSERVE, kind: CLIENT });
+    expect(observeClient?.parentSpanId).toBe(batch.spanId);
+
     // The model call: a CLIENT span under the orchestrator's server span, GenAI attributes.
     const orchestrator = t.find("orchestrator", COMPLETE, SERVER);
     const chat = t.find("orchestrator", "chat claude-sonnet-4", CLIENT);
@@ -209,9 +232,9 @@ describe("traces through the mesh", () => {
 
     // Service name, version and environment come from config, on every span.
     expect(new Set(t.spans.map((s) => s.service))).toEqual(
-      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger", "metrics"]),
+      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger"]),
     );
-    for (const s of t.spans) {
+    for (const s of [...t.spans, ...b.spans]) {
       expect(s.resource["service.version"], `${s.service} ${s.name}`).toBe(VERSION);
       expect(s.resource["deployment.environment.name"], `${s.service} ${s.name}`).toBe(ENVIRONMENT);
     }

@@ -1,5 +1,6 @@
 export {
   createUsageOutbox,
+  type BatchResult,
   type OutboxLogger,
   type SubmitOutcome,
   type UsageOutbox,

@@ -38,9 +38,12 @@ const READ_CHUNK_BYTES = 64 * 1024;
 export interface SegmentLog {
   /** Appends one line (without a newline in it) and resolves once it is on disk. */
   append(line: string): Promise<void>;
-  /** The oldest committed line not yet acknowledged; undefined when there is none. */
-  peek(): Promise<string | undefined>;
-  /** Acknowledges the line `peek` returned; the next peek returns the one after it. */
+  /**
+   * The oldest committed lines not yet acknowledged, at most `max` (default 1), in order;
+   * empty when there are none. Until they are acknowledged, peek returns the same lines.
+   */
+  peek(max?: number): Promise<string[]>;
+  /** Acknowledges the lines `peek` returned; the next peek returns the ones after them. */
   ack(): Promise<void>;
   /** Committed lines not yet acknowledged. */
   size(): number;
@@ -108,7 +111,8 @@ export function openSegmentLog(options: SegmentLogOptions): SegmentLog {
   let readFdSegment = -1;
   let buffer = Buffer.alloc(0);
   let bufferStart = 0;
-  let peeked: { line: string; next: number } | undefined;
+  // Lines handed out by peek and not yet acknowledged, with the offset after each.
+  let peeked: { line: string; next: number }[] = [];
   let queue: PendingAppend[] = [];
   let flushing: Promise<void> | undefined;
   let closed = false;
@@ -138,6 +142,9 @@ export function openSegmentLog(options: SegmentLogOptions): SegmentLog {
         for (const p of batch) p.reject(err);
       }
     }
+    // Cleared right after the queue was last seen empty: an append made by a caller woken by
+    // the batch above must start a new flush rather than wait for this finished one.
+    flushing = undefined;
   }
 
   function rotate(): void {
@@ -148,8 +155,9 @@ export function openSegmentLog(options: SegmentLogOptions): SegmentLog {
     committed = 0;
   }
 
-  // Reads on from the read position until a whole line is buffered or the readable end.
-  async function fill(): Promise<number> {
+  // Reads on from `from` (at or after the read position) until a whole line is buffered or
+  // the readable end; returns the line's newline index in the buffer, or -1.
+  async function fill(from: number): Promise<number> {
     if (readFdSegment !== state.readSegment) {
       if (readFd !== undefined) closeSync(readFd);
       readFd = openSync(segmentPath(state.readSegment), "r");
@@ -159,8 +167,7 @@ export function openSegmentLog(options: SegmentLogOptions): SegmentLog {
     }
 
     for (;;) {
-      const at = state.readOffset - bufferStart;
-      const newline = buffer.indexOf(NEWLINE, at);
+      const newline = buffer.indexOf(NEWLINE, from - bufferStart);
       if (newline >= 0) return newline;
 
       const end = readEnd(state.readSegment);
@@ -169,7 +176,8 @@ export function openSegmentLog(options: SegmentLogOptions): SegmentLog {
 
       const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, end - have));
       const { bytesRead } = await readAsync(readFd!, chunk, 0, chunk.length, have);
-      // Keep only what is not yet acknowledged, so the buffer stays one chunk or so.
+      // Keep only what is not yet acknowledged, so the buffer stays one batch or so.
+      const at = state.readOffset - bufferStart;
       buffer = Buffer.concat([buffer.subarray(at), chunk.subarray(0, bytesRead)]);
       bufferStart = state.readOffset;
     }
@@ -187,26 +195,28 @@ export function openSegmentLog(options: SegmentLogOptions): SegmentLog {
 
       return new Promise<void>((resolve, reject) => {
         queue.push({ bytes: Buffer.from(`${line}\n`, "utf8"), resolve, reject });
-        flushing ??= flush().finally(() => {
-          flushing = undefined;
-        });
+        flushing ??= flush();
       });
     },
 
-    async peek() {
-      if (peeked) return peeked.line;
+    async peek(max = 1) {
+      if (peeked.length > 0) return peeked.map((p) => p.line);
 
       for (;;) {
-        if (count === 0) return undefined;
+        if (count === 0) return [];
 
-        const newline = await fill();
-        if (newline >= 0) {
-          const start = state.readOffset - bufferStart;
-          const line = buffer.subarray(start, newline).toString("utf8");
-          peeked = { line, next: bufferStart + newline + 1 };
-          return line;
+        // A batch stays within one segment; the next peek starts on the following one.
+        let from = state.readOffset;
+        while (peeked.length < max) {
+          const newline = await fill(from);
+          if (newline < 0) break;
+
+          const line = buffer.subarray(from - bufferStart, newline).toString("utf8");
+          from = bufferStart + newline + 1;
+          peeked.push({ line, next: from });
         }
-        if (state.readSegment === state.writeSegment) return undefined;
+        if (peeked.length > 0) return peeked.map((p) => p.line);
+        if (state.readSegment === state.writeSegment) return [];
 
         // This segment is used up; its successor holds the rest.
         const done = state.readSegment;
@@ -219,11 +229,12 @@ export function openSegmentLog(options: SegmentLogOptions): SegmentLog {
     },
 
     async ack() {
-      if (!peeked) throw new Error("ack without a peeked line");
+      const last = peeked[peeked.length - 1];
+      if (!last) throw new Error("ack without a peeked line");
 
-      state.readOffset = peeked.next;
-      peeked = undefined;
-      count--;
+      state.readOffset = last.next;
+      count -= peeked.length;
+      peeked = [];
       await saveCursor();
     },
 

@@ -38,6 +38,22 @@ export interface UsageOutboxOptions {
    * then moved to `dead-letter.jsonl`.
    */
   send(record: UsageRecord): Promise<void>;
+  /**
+   * Delivers several records in one call (the ledger's RecordUsageBatch), in order, and
+   * resolves with one result per record. Optional: without it every record goes through
+   * `send`. A rejection is read as send's are: a transient one retries the batch; any other
+   * makes the outbox deliver that batch's records one at a time through `send`, so a bad
+   * record can never take good ones down with it.
+   */
+  sendBatch?(records: UsageRecord[]): Promise<BatchResult[]>;
+  /** Records per sendBatch call at most (default 100). */
+  maxBatch?: number;
+  /**
+   * With sendBatch: how long a record submitted while nothing waits on disk is held for
+   * others to share its call (default 0: each is sent at once). Its submit still resolves
+   * only once the record is delivered, dropped or on disk.
+   */
+  coalesceMs?: number;
   /** Folder for the outbox files, created when missing; one process per folder. */
   dir: string;
   logger: OutboxLogger;
@@ -49,6 +65,12 @@ export interface UsageOutboxOptions {
   maxAttempts?: number;
   /** Bytes a segment file grows to before the next starts (default 16 MiB). */
   segmentBytes?: number;
+}
+
+/** What the ledger did with one record of a batch. */
+export interface BatchResult {
+  /** Why the ledger refused the record as invalid (it is dropped); empty when it took it. */
+  invalid?: string | undefined;
 }
 
 /** What became of a submitted record. */
@@ -63,8 +85,9 @@ export type SubmitOutcome =
 /** A durable outbox in front of RecordUsage. */
 export interface UsageOutbox {
   /**
-   * Sends the record now when nothing is waiting; otherwise, or when the ledger is
-   * unreachable, appends it to the outbox file. Resolves once it is delivered or on disk.
+   * Sends the record now (or after coalesceMs, with others) when nothing is waiting on disk;
+   * otherwise, or when the ledger is unreachable, appends it to the outbox file. Resolves
+   * once it is delivered or on disk.
    */
   submit(record: UsageRecordInput): Promise<SubmitOutcome>;
   /**
@@ -73,9 +96,12 @@ export interface UsageOutbox {
    * closes first.
    */
   drain(timeoutMs?: number): Promise<boolean>;
-  /** Records accepted and not yet delivered (on disk or being written). */
+  /** Records accepted and not yet delivered (on disk, being written, or being sent). */
   pending(): number;
-  /** Stops delivering and closes the files; waiting records stay for the next start. */
+  /**
+   * Stops delivering and closes the files once the records being sent are delivered or on
+   * disk; waiting records stay for the next start.
+   */
   close(): Promise<void>;
 }
 
@@ -90,18 +116,28 @@ const INVALID_ARGUMENT = 3;
 
 type Failure = "transient" | "invalid" | "other";
 
+/** A submitted record held for company (coalesceMs) or being sent, with its caller. */
+interface Held {
+  record: UsageRecord;
+  resolve(outcome: SubmitOutcome): void;
+  reject(err: unknown): void;
+}
+
 /**
  * Creates the usage outbox on a local folder and starts delivering anything a previous run
- * left there. Records are delivered one at a time in the order they entered the outbox;
- * a record may be sent twice after a crash (the ledger's request-id idempotency makes that a
- * no-op), and is never lost once `submit` resolved. Throws when another live process holds
- * the folder.
+ * left there. Records on disk are delivered in the order they entered the outbox, one call
+ * (or one batch, with sendBatch) at a time; records sent at once when nothing waits on disk
+ * race like any concurrent calls. A record may be sent twice after a crash (the ledger's
+ * request-id idempotency makes that a no-op), and is never lost once `submit` resolved.
+ * Throws when another live process holds the folder.
  */
 export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
-  const { send, dir, logger } = options;
+  const { send, sendBatch, dir, logger } = options;
   const retryInitialMs = options.retryInitialMs ?? 200;
   const retryMaxMs = options.retryMaxMs ?? 5_000;
   const maxAttempts = options.maxAttempts ?? 10;
+  const maxBatch = sendBatch ? Math.max(1, options.maxBatch ?? 100) : 1;
+  const coalesceMs = sendBatch ? (options.coalesceMs ?? 0) : 0;
 
   mkdirSync(dir, { recursive: true });
   const unlock = lockFolder(dir);
@@ -128,9 +164,19 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
   let wake: (() => void) | undefined;
   let outageSince: number | undefined;
   let drainWaiters: Array<(drained: boolean) => void> = [];
+  // Submitted records not on disk: held for company or being sent at once.
+  let held: Held[] = [];
+  let heldTimer: NodeJS.Timeout | undefined;
+  let sending = 0;
+  const sends = new Set<Promise<void>>();
 
   function pending(): number {
-    return log.size() + appending;
+    return log.size() + appending + sending;
+  }
+
+  /** Nothing on disk or on its way there: a new record may skip the file. */
+  function diskEmpty(): boolean {
+    return log.size() + appending === 0 && !loop;
   }
 
   async function enqueue(record: UsageRecord): Promise<void> {
@@ -158,11 +204,11 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
     for (;;) {
       if (closed) return;
 
-      const line = await log.peek();
-      if (line === undefined) break;
+      const lines = await log.peek(maxBatch);
+      if (lines.length === 0) break;
 
-      const record = parse(line);
-      if (record) await deliverOne(record);
+      const records = lines.map(parse).filter((r): r is UsageRecord => r !== undefined);
+      await deliverBatch(records);
       if (closed) return;
       await log.ack();
     }
@@ -170,6 +216,35 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
     if (outageSince !== undefined) {
       logger.info({ outageMs: Date.now() - outageSince }, "outbox drained; the ledger is back");
       outageSince = undefined;
+    }
+  }
+
+  // Sends the records in one call until they are delivered, or one at a time once the ledger
+  // refused the batch for anything but an outage; returns early on close (the records stay
+  // first in line for the next start).
+  async function deliverBatch(records: UsageRecord[]): Promise<void> {
+    if (!sendBatch || records.length <= 1) return deliverEach(records);
+
+    for (let attempt = 1; !closed; attempt++) {
+      try {
+        settleBatch(records, await sendBatch(records));
+        return;
+      } catch (err) {
+        if (classify(err) !== "transient") {
+          batchRefused(err, records.length);
+          return deliverEach(records);
+        }
+
+        noteOutage(err);
+        await sleep(backoffMs(attempt));
+      }
+    }
+  }
+
+  async function deliverEach(records: UsageRecord[]): Promise<void> {
+    for (const record of records) {
+      if (closed) return;
+      await deliverOne(record);
     }
   }
 
@@ -186,9 +261,113 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
         if (failure === "other" && attempt >= maxAttempts) return deadLetter(record, err);
 
         noteOutage(err);
-        await sleep(Math.min(retryInitialMs * 2 ** Math.min(attempt - 1, 16), retryMaxMs));
+        await sleep(backoffMs(attempt));
       }
     }
+  }
+
+  function backoffMs(attempt: number): number {
+    return Math.min(retryInitialMs * 2 ** Math.min(attempt - 1, 16), retryMaxMs);
+  }
+
+  /** Reads the batch's results: drops the records the ledger refused as invalid. */
+  function settleBatch(records: UsageRecord[], results: BatchResult[]): SubmitOutcome[] {
+    if (results.length !== records.length) {
+      throw new Error(`the ledger answered ${results.length} results for ${records.length}`);
+    }
+
+    return records.map((record, i) => {
+      const invalid = results[i]?.invalid;
+      if (!invalid) return "sent";
+
+      drop(record, Object.assign(new Error(invalid), { code: INVALID_ARGUMENT }));
+      return "dropped";
+    });
+  }
+
+  function batchRefused(err: unknown, records: number): void {
+    logger.warn(
+      { code: codeOf(err), error: messageOf(err), records },
+      "ledger refused a batch of usage records; sending them one at a time",
+    );
+  }
+
+  // Sends one record now: delivered, dropped as invalid, or (ledger away) onto the disk.
+  async function sendNow(record: UsageRecord): Promise<SubmitOutcome> {
+    try {
+      await send(record);
+      return "sent";
+    } catch (err) {
+      if (classify(err) === "invalid") {
+        drop(record, err);
+        return "dropped";
+      }
+      noteOutage(err);
+    }
+
+    await enqueue(record);
+    return "queued";
+  }
+
+  function hold(record: UsageRecord): Promise<SubmitOutcome> {
+    return new Promise<SubmitOutcome>((resolve, reject) => {
+      held.push({ record, resolve, reject });
+      if (held.length >= maxBatch) sendHeld();
+      else heldTimer ??= setTimeout(sendHeld, coalesceMs);
+    });
+  }
+
+  // Sends the held records in one call; each caller learns its own record's outcome.
+  function sendHeld(): void {
+    clearTimeout(heldTimer);
+    heldTimer = undefined;
+    const batch = held;
+    held = [];
+    if (batch.length > 0) track(sendTogether(batch), batch);
+  }
+
+  async function sendTogether(batch: Held[]): Promise<SubmitOutcome[]> {
+    const records = batch.map((h) => h.record);
+    if (records.length === 1) return [await sendNow(records[0]!)];
+
+    try {
+      return settleBatch(records, await sendBatch!(records));
+    } catch (err) {
+      const failure = classify(err);
+      if (failure === "transient") {
+        noteOutage(err);
+        // Appended in one go, in submit order.
+        await Promise.all(records.map((r) => enqueue(r)));
+        return records.map(() => "queued");
+      }
+
+      batchRefused(err, records.length);
+      const outcomes: SubmitOutcome[] = [];
+      for (const record of records) outcomes.push(await sendNow(record));
+      return outcomes;
+    }
+  }
+
+  // Answers each caller with its record's outcome once `work` settles; until then the records
+  // count as pending, and close() waits for them.
+  function track(work: Promise<SubmitOutcome[]>, batch: Held[]): void {
+    const sent = () => {
+      sending -= batch.length;
+      if (!loop) settleDrains();
+    };
+    const done = work
+      .then(
+        (outcomes) => {
+          sent();
+          batch.forEach((h, i) => h.resolve(outcomes[i]!));
+        },
+        (err: unknown) => {
+          sent();
+          for (const h of batch) h.reject(err);
+        },
+      )
+      .finally(() => sends.delete(done));
+    sends.add(done);
   }
 
   function noteOutage(err: unknown): void {
@@ -259,28 +438,28 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
       const record = isMessage(input, UsageRecordSchema)
         ? input
         : create(UsageRecordSchema, input);
-      // Anything already waiting goes first, so a new record joins the line.
-      if (pending() === 0 && !loop) {
-        try {
-          await send(record);
-          return "sent";
-        } catch (err) {
-          if (classify(err) === "invalid") {
-            drop(record, err);
-            return "dropped";
-          }
-          noteOutage(err);
-        }
+      // Anything already waiting on disk goes first, so a new record joins the line.
+      if (!diskEmpty()) {
+        await enqueue(record);
+        return "queued";
       }
 
-      await enqueue(record);
-      return "queued";
+      sending++;
+      if (coalesceMs > 0) return hold(record);
+
+      return new Promise<SubmitOutcome>((resolve, reject) => {
+        track(
+          sendNow(record).then((o) => [o]),
+          [{ record, resolve, reject }],
+        );
+      });
     },
 
     drain(timeoutMs) {
       if (pending() === 0) return Promise.resolve(true);
 
       wake?.();
+      sendHeld();
       startLoop();
       return new Promise<boolean>((resolve) => {
         const timer =
@@ -299,7 +478,10 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
 
       closed = true;
       wake?.();
+      // Held and in-flight records end delivered or on disk before the files close.
+      sendHeld();
       await loop;
+      await Promise.all([...sends]);
       await log.close();
       unlock();
 

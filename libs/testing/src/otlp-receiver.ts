@@ -21,6 +21,8 @@ export interface ReceivedSpan {
   startNs: bigint;
   endNs: bigint;
   events: { name: string; timeNs: bigint; attributes: Record<string, AttributeValue> }[];
+  /** Spans of other traces this one points at (a batch at the requests it carries). */
+  links: { traceId: string; spanId: string }[];
 }
 
 /** A local OTLP/HTTP JSON trace receiver that keeps every span it is sent. */
@@ -113,6 +115,9 @@ function flatten(body: OtlpBody): ReceivedSpan[] {
             timeNs: BigInt(e.timeUnixNano ?? "0"),
             attributes: attributes(e.attributes),
           })),
+          links: ((s.links as { traceId?: string; spanId?: string }[] | undefined) ?? []).map(
+            (l) => ({ traceId: String(l.traceId ?? ""), spanId: String(l.spanId ?? "") }),
+          ),
         });
       }
     }

@@ -129,6 +129,98 @@ export function describeLedgerContract(backend: string, env: () => Record<string
       expect(stored.rows[0]).toEqual({ n: 50, nanos: "1275003825" });
     });
 
+    it("stores a batch as RecordUsage would, refusing a bad record alone", async () => {
+      const tenant = `batch-${Date.now()}`;
+      const at = (nanos: number) => sampleRecord({ tenant, cost: usdFromNanos(BigInt(nanos)) });
+      const earlier = at(1);
+      await ledger.client.recordUsage({ record: earlier });
+      const [first, second] = [at(1_000_000), at(20_000_000)];
+      const negative = at(5);
+      negative.cost = { currencyCode: "USD", units: -1n, nanos: -5 };
+      const noTenant = sampleRecord({ tenant: "" });
+
+      const reply = await ledger.client.recordUsageBatch({
+        records: [first, negative, earlier, second, { ...first, latencyMs: 1 }, noTenant],
+      });
+      const stored = await ledger.handle.pool.query(
+        `SELECT count(*)::int AS n, sum(cost_nanos)::text AS nanos
+           FROM usage_records WHERE tenant = $1`,
+        [tenant],
+      );
+      const refused = await ledger.handle.pool.query(
+        "SELECT count(*)::int AS n FROM usage_records WHERE request_id = ANY($1)",
+        [[negative.requestId, noTenant.requestId]],
+      );
+
+      expect(reply.results.map((r) => r.duplicate)).toEqual([
+        false, false, true, false, true, false,
+      ]);
+      expect(reply.results.map((r) => r.invalid === "")).toEqual([
+        true, false, true, true, true, false,
+      ]);
+      expect(reply.results[1]?.invalid).toContain("must not be negative");
+      expect(reply.results[5]?.invalid).toBe("record.tenant is required");
+      // The earlier row, then first and second once each: 1 + 1,000,000 + 20,000,000.
+      expect(stored.rows[0]).toEqual({ n: 3, nanos: "21000001" });
+      expect(refused.rows[0]).toEqual({ n: 0 });
+      expect((await readRow(ledger.handle.pool, first.requestId!))?.latency_ms).toBe("812");
+      expect(await ledger.client.recordUsageBatch({ records: [] })).toMatchObject({
+        results: [],
+      });
+    });
+
+    it("settles a batch's reservations once, even when the batch is sent again", async () => {
+      const tenant = `batch-budget-${Date.now()}`;
+      const now = timestampFromMs(Date.now());
+      await ledger.client.setBudget({
+        budget: { tenant, period: BudgetPeriod.DAY, limit: usdFromNanos(10_000_000n) },
+      });
+      const records = [];
+      for (const [i, cost] of [3_000_000n, 2_500_000n].entries()) {
+        const requestId = `batch-budget-req-${i}-${Date.now()}`;
+        const reserved = await ledger.client.reserveBudget({
+          requestId,
+          tenant,
+          amount: usdFromNanos(4_000_000n),
+        });
+        records.push(sampleRecord({
+          requestId,
+          tenant,
+          reservationId: reserved.reservationId,
+          cost: usdFromNanos(cost),
+          startedAt: now,
+          finishedAt: now,
+        }));
+      }
+
+      const once = await ledger.client.recordUsageBatch({ records });
+      const again = await ledger.client.recordUsageBatch({ records });
+      const status = await ledger.client.getBudgetStatus({ tenant });
+
+      expect(once.results).toMatchObject([{ duplicate: false }, { duplicate: false }]);
+      expect(again.results).toMatchObject([{ duplicate: true }, { duplicate: true }]);
+      expect(moneyToNanos(status.budgets[0]?.spent)).toBe(5_500_000n);
+      expect(moneyToNanos(status.budgets[0]?.reserved)).toBe(0n);
+      expect(moneyToNanos(status.remaining)).toBe(4_500_000n);
+    });
+
+    it("refuses a batch of more than 1,000 records whole, storing none", async () => {
+      const tenant = `batch-big-${Date.now()}`;
+      const records = Array.from({ length: 1_001 }, () => sampleRecord({ tenant }));
+
+      const error = await ledger.client.recordUsageBatch({ records }).catch((e: unknown) => e);
+      const stored = await ledger.handle.pool.query(
+        "SELECT count(*)::int AS n FROM usage_records WHERE tenant = $1",
+        [tenant],
+      );
+
+      expect((error as RpcError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
+      expect((error as RpcError).message).toBe(
+        "the batch holds 1001 records; send at most 1000 per call",
+      );
+      expect(stored.rows[0]).toEqual({ n: 0 });
+    });
+
     it("sums spend over [since, until) exactly to the nano-dollar", async () => {
       const tenant = `spend-${Date.now()}`;
       const at = (iso: string) => timestampFromMs(Date.parse(iso));

@@ -35,15 +35,18 @@ export interface LedgerDeps {
 }
 
 const MAX_ID_LENGTH = 200;
+/** Records per RecordUsageBatch call at most; the gateway's outbox sends 100. */
+const MAX_BATCH_RECORDS = 1_000;
 const MAX_ALERT_PERCENTS = 10;
 
 /**
  * The CostLedgerService handlers. RecordUsage: INVALID_ARGUMENT for a bad record, UNAVAILABLE
  * when Postgres cannot be reached (retry or keep it in an outbox), duplicate=true when the
  * request id was already recorded; a record naming a held reservation settles it in the same
- * transaction. ReserveBudget: RESOURCE_EXHAUSTED (reason budget_exceeded) when a budget of the
- * tenant or key cannot cover the amount. Every database failure is UNAVAILABLE (retry) or a
- * generic INTERNAL with the detail in the logs.
+ * transaction. RecordUsageBatch: the same per record, a bad record refused in its own result
+ * while the others are stored. ReserveBudget: RESOURCE_EXHAUSTED (reason budget_exceeded) when
+ * a budget of the tenant or key cannot cover the amount. Every database failure is UNAVAILABLE
+ * (retry) or a generic INTERNAL with the detail in the logs.
  */
 export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostLedgerService> {
   const { pool, writer, budgets, directory, logger } = deps;
@@ -112,6 +115,48 @@ export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostL
         if (duplicate) logger.info({ requestId: row.requestId }, "usage already recorded");
         return { duplicate };
       });
+    },
+
+    async recordUsageBatch(req) {
+      if (req.records.length > MAX_BATCH_RECORDS) {
+        throw new RpcError(
+          GrpcStatus.INVALID_ARGUMENT,
+          `the batch holds ${req.records.length} records; send at most ${MAX_BATCH_RECORDS} ` +
+            "per call",
+          "invalid_usage_record",
+        );
+      }
+
+      // Validated one by one, so a bad record is refused alone and never fails its batch.
+      const rows = req.records.map((record) => {
+        try {
+          return { row: usageRowFromRecord(record) };
+        } catch (err) {
+          if (!(err instanceof RpcError) || err.code !== GrpcStatus.INVALID_ARGUMENT) throw err;
+          return { invalid: err.message };
+        }
+      });
+
+      // Written together, the writer puts them in one INSERT. Every write settles before the
+      // call answers, so a failed one never leaves the caller unsure about the others.
+      const writes = await Promise.allSettled(
+        rows.map((r) => (r.row ? writer.write(r.row) : Promise.resolve(undefined))),
+      );
+      const failed = writes.find((w) => w.status === "rejected");
+      if (failed) {
+        const rpcError = rpcErrorFromDatabase(failed.reason, "record usage");
+        logDatabaseError(logger, failed.reason, rpcError, { records: rows.length });
+        throw rpcError;
+      }
+
+      const results = rows.map((r, i) => {
+        const write = writes[i];
+        const duplicate = write?.status === "fulfilled" && (write.value?.duplicate ?? false);
+        if (duplicate) logger.info({ requestId: r.row?.requestId }, "usage already recorded");
+        if (r.invalid) logger.warn({ index: i, error: r.invalid }, "batched usage record refused");
+        return { duplicate, invalid: r.invalid ?? "" };
+      });
+      return { results };
     },
 
     async reserveBudget(req) {

@@ -73,21 +73,30 @@ describe("cost ledger on postgres, when things go wrong", () => {
     try {
       await proxy.close();
       const record = sampleRecord();
+      const batched = sampleRecord();
       const error = await ledger.client.recordUsage({ record }).catch((err: unknown) => err);
+      const batchError = await ledger.client
+        .recordUsageBatch({ records: [batched] })
+        .catch((err: unknown) => err);
       const spendError = await ledger.client.getSpend({ tenant: "acme" }).catch((e: unknown) => e);
       const ready = await fetch(`http://127.0.0.1:${ledger.handle.httpPort}/ready`);
 
       expect(error).toBeInstanceOf(RpcError);
       expect((error as RpcError).code).toBe(GrpcStatus.UNAVAILABLE);
       expect((error as RpcError).reason).toBe("database_unavailable");
+      expect((batchError as RpcError).code).toBe(GrpcStatus.UNAVAILABLE);
+      expect((batchError as RpcError).reason).toBe("database_unavailable");
       expect((spendError as RpcError).code).toBe(GrpcStatus.UNAVAILABLE);
       expect(ready.status).toBe(503);
 
       await proxy.reopen();
       const retried = await ledger.client.recordUsage({ record });
+      const retriedBatch = await ledger.client.recordUsageBatch({ records: [batched] });
       const readyAgain = await fetch(`http://127.0.0.1:${ledger.handle.httpPort}/ready`);
 
       expect(retried.duplicate).toBe(false);
+      expect(retriedBatch.results).toMatchObject([{ duplicate: false, invalid: "" }]);
+      expect((await readRow(ledger.handle.pool, batched.requestId!))?.cost_nanos).toBe("4740000");
       expect((await readRow(ledger.handle.pool, record.requestId!))?.cost_nanos).toBe("4740000");
       expect(readyAgain.status).toBe(200);
     } finally {

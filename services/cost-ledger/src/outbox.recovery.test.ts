@@ -6,7 +6,12 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/ledger_pb";
 import { createLogger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
-import { createUsageOutbox, type SubmitOutcome, type UsageOutbox } from "@mesh/outbox";
+import {
+  createUsageOutbox,
+  type SubmitOutcome,
+  type UsageOutbox,
+  type UsageOutboxOptions,
+} from "@mesh/outbox";
 import { createGrpcClient } from "@mesh/rpc";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -40,8 +45,20 @@ function fresh() {
   return { schema, dir };
 }
 
-function outboxTo(address: string, dir: string) {
+/** How the outbox talks to the ledger: a call per record, or batches as the gateway sends. */
+type Mode = "single" | "batch";
+
+function outboxTo(address: string, dir: string, mode: Mode) {
   const client = createGrpcClient(CostLedgerService, address);
+  const sent = { batches: 0 };
+  const batching: Partial<UsageOutboxOptions> = {
+    sendBatch: async (records) => {
+      sent.batches++;
+      return (await client.recordUsageBatch({ records }, { timeoutMs: 3_000 })).results;
+    },
+    maxBatch: 100,
+    coalesceMs: 5,
+  };
   const outbox = createUsageOutbox({
     send: async (record) => {
       await client.recordUsage({ record }, { timeoutMs: 3_000 });
@@ -50,8 +67,9 @@ function outboxTo(address: string, dir: string) {
     logger,
     retryInitialMs: 100,
     retryMaxMs: 500,
+    ...(mode === "batch" ? batching : {}),
   });
-  return { outbox, close: () => client.close() };
+  return { outbox, sent, close: () => client.close() };
 }
 
 // Record i costs i + 1 nano-dollars, so the total of n records is n(n + 1)/2.
@@ -104,7 +122,10 @@ async function stored(schema: string, tenant: string) {
   return result.rows[0];
 }
 
-describe("usage outbox in front of the ledger", () => {
+describe.each([
+  ["one RecordUsage per record", "single"],
+  ["RecordUsageBatch, coalescing submits", "batch"],
+] as const)("usage outbox in front of the ledger, %s", (_, mode) => {
   it("loses nothing and duplicates nothing when the ledger is killed mid-load", async () => {
     const { schema, dir } = fresh();
     const env = {
@@ -114,7 +135,7 @@ describe("usage outbox in front of the ledger", () => {
       LEDGER_HTTP_PORT: String(await freePort()),
     };
     let ledger = await spawnLedger(env);
-    const { outbox, close } = outboxTo(`127.0.0.1:${env.LEDGER_GRPC_PORT}`, dir);
+    const { outbox, sent, close } = outboxTo(`127.0.0.1:${env.LEDGER_GRPC_PORT}`, dir, mode);
     const tenant = `kill-${randomUUID().slice(0, 8)}`;
 
     try {
@@ -140,6 +161,7 @@ describe("usage outbox in front of the ledger", () => {
       expect(drained).toBe(true);
       // 1 + 2 + … + 500
       expect(await stored(schema, tenant)).toEqual({ rows: 500, ids: 500, nanos: "125250" });
+      expect(sent.batches > 0).toBe(mode === "batch");
     } finally {
       await outbox.close();
       close();
@@ -153,7 +175,7 @@ describe("usage outbox in front of the ledger", () => {
     const url = new URL(TEST_DATABASE_URL);
     url.host = `127.0.0.1:${proxy.port}`;
     const ledger = await startTestLedger({ DATABASE_URL: url.toString(), DATABASE_SCHEMA: schema });
-    const { outbox, close } = outboxTo(`127.0.0.1:${ledger.handle.grpcPort}`, dir);
+    const { outbox, sent, close } = outboxTo(`127.0.0.1:${ledger.handle.grpcPort}`, dir, mode);
     const tenant = `pg-${randomUUID().slice(0, 8)}`;
 
     try {
@@ -177,6 +199,7 @@ describe("usage outbox in front of the ledger", () => {
       expect(outcomes.filter((o) => o === "queued").length).toBeGreaterThan(0);
       expect(drained).toBe(true);
       expect(await stored(schema, tenant)).toEqual({ rows: 500, ids: 500, nanos: "125250" });
+      expect(sent.batches > 0).toBe(mode === "batch");
     } finally {
       await outbox.close();
       close();

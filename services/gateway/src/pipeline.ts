@@ -39,7 +39,12 @@ import {
   type TokenReservation,
 } from "./token-limits.js";
 import { StreamTally } from "./stream-tally.js";
-import { createUsageReporter, type Outcome, type UsageOutbox } from "./usage-report.js";
+import {
+  createUsageReporter,
+  type ObservationBatcher,
+  type Outcome,
+  type UsageOutbox,
+} from "./usage-report.js";
 import { validateChatParams } from "./validate.js";
 
 /** Where a request came in; a bounded label in metrics and the ledger. */
@@ -95,6 +100,8 @@ export interface PipelineDeps {
   cache: ResponseCache;
   /** Durable queue of ledger rows, drained on shutdown by the server. */
   usageOutbox: UsageOutbox;
+  /** Batches metrics observations; closed on shutdown by the server. */
+  observations: ObservationBatcher;
 }
 
 /** Clients of the four internal services, built once and shared by every request. */
@@ -135,7 +142,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     failureMode: config.GUARDRAILS_FAILURE_MODE,
     logger,
   });
-  const reportUsage = createUsageReporter(clients, deps.usageOutbox, logger);
+  const reportUsage = createUsageReporter(deps.observations, deps.usageOutbox, logger);
   /** Annotates the request's span (cost, cache, verdicts; never text) and reports usage. */
   const report = (ctx: RequestContext, outcome: Outcome) => {
     const span = trace.getActiveSpan();
@@ -202,20 +209,13 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
    * but it is still counted in ai_requests_total and ai_errors_total by its type.
    */
   function observeRefusal(requestId: string, endpoint: Endpoint, err: RpcError, t0: number) {
-    clients.metrics
-      .recordObservation(
-        {
-          observation: {
-            requestId,
-            model: "",
-            endpoint,
-            errorType: errorType(err),
-            latencySeconds: (performance.now() - t0) / 1000,
-          },
-        },
-        { timeoutMs: 10_000, headers: { "x-request-id": requestId } },
-      )
-      .catch((e: unknown) => logger.warn({ err: String(e), requestId }, "observation lost"));
+    deps.observations.add({
+      requestId,
+      model: "",
+      endpoint,
+      errorType: errorType(err),
+      latencySeconds: (performance.now() - t0) / 1000,
+    });
   }
 
   /** Validation and the checks that depend on the key: tenant, key id, allowed models. */

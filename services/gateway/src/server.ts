@@ -25,7 +25,7 @@ import { createResponseCache } from "./response-cache.js";
 import { connectStores } from "./stores.js";
 import { policyDefaults } from "./tenant-policy.js";
 import { createTokenLimits } from "./token-limits.js";
-import { createLedgerOutbox } from "./usage-report.js";
+import { createLedgerOutbox, createMetricsBatcher } from "./usage-report.js";
 
 /** A running gateway. */
 export interface GatewayHandle {
@@ -69,6 +69,8 @@ export async function startGateway(
     dir: resolveOutboxDir(config),
     logger,
   });
+  // Observations leave in batches: one metrics call per few milliseconds, not per request.
+  const observations = createMetricsBatcher(meshClients.metrics, logger);
   const pipeline = createPipeline(
     {
       config,
@@ -78,6 +80,7 @@ export async function startGateway(
       tokenLimits: createTokenLimits(counters),
       cache,
       usageOutbox,
+      observations,
     },
     meshClients,
   );
@@ -199,6 +202,11 @@ export async function startGateway(
       },
     },
     {
+      name: "send buffered metrics observations",
+      // A hung metrics service must not eat the time the usage records need.
+      run: () => withTimeout(observations.close(), OBSERVATIONS_CLOSE_MS),
+    },
+    {
       name: "deliver waiting usage records",
       run: async () => {
         // Whatever is still waiting stays on disk for the next start in this folder; the
@@ -234,6 +242,8 @@ export async function startGateway(
 
 /** How long shutdown waits for the ledger to take waiting usage records. */
 const OUTBOX_DRAIN_MS = 5_000;
+/** How long shutdown waits for the last metrics observations to be taken. */
+const OBSERVATIONS_CLOSE_MS = 500;
 
 async function keyBackend(config: GatewayConfig, logger: Logger): Promise<KeyBackend> {
   if (!config.DATABASE_URL) {

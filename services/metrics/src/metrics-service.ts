@@ -10,6 +10,7 @@ import {
   type GetDashboardResponse,
   type GetWindowsResponse,
   type ModelWindow,
+  type Observation,
   type SubmitFeedbackRequest,
   type SubmitFeedbackResponse,
 } from "@mesh/contracts/metrics/v1/metrics_pb";
@@ -43,9 +44,9 @@ export interface MetricsServiceImpl {
 }
 
 /**
- * MetricsService: observations move the Prometheus metrics, the dashboard windows and the
- * request → model memory; feedback and dashboard queries ask the peer replicas when this one
- * cannot answer alone.
+ * MetricsService: observations (one or a batch per call) move the Prometheus metrics, the
+ * dashboard windows and the request → model memory; feedback and dashboard queries ask the
+ * peer replicas when this one cannot answer alone.
  */
 export function createMetricsService(deps: MetricsServiceDeps): MetricsServiceImpl {
   const now = deps.now ?? Date.now;
@@ -132,22 +133,31 @@ export function createMetricsService(deps: MetricsServiceDeps): MetricsServiceIm
     return dashboardFrom(snapshots, asOf, unreachable);
   }
 
+  /** One finished request into the metrics, the dashboard windows and the feedback memory. */
+  function observe(o: Observation): void {
+    const labels = metrics.record(o);
+    windows.record(now(), {
+      model: labels.model,
+      latencySeconds: o.latencySeconds,
+      failed: labels.failed,
+      costNanos: labels.costNanos,
+    });
+    if (o.requestId && labels.model !== "none") recent.remember(o.requestId, labels.model);
+  }
+
   const registration = registerService(MetricsService, {
     async recordObservation(req) {
       if (!req.observation) {
         throw new RpcError(GrpcStatus.INVALID_ARGUMENT, "observation is required");
       }
 
-      const o = req.observation;
-      const labels = metrics.record(o);
-      windows.record(now(), {
-        model: labels.model,
-        latencySeconds: o.latencySeconds,
-        failed: labels.failed,
-        costNanos: labels.costNanos,
-      });
-      if (o.requestId && labels.model !== "none") recent.remember(o.requestId, labels.model);
+      observe(req.observation);
       return {};
+    },
+
+    async recordObservations(req) {
+      for (const o of req.observations) observe(o);
+      return { recorded: req.observations.length };
     },
 
     submitFeedback,

@@ -200,6 +200,89 @@ describe("metrics service, one replica", () => {
   });
 });
 
+describe("RecordObservations, a batch per call", () => {
+  let single: Replica;
+  let batched: Replica;
+
+  beforeAll(async () => {
+    single = await startReplica();
+    batched = await startReplica();
+  });
+  afterAll(async () => {
+    await stopReplica(single);
+    await stopReplica(batched);
+  });
+
+  const batch = (): ObservationInit[] => [
+    observation({ requestId: "batch-1", latencySeconds: 0.04 }),
+    observation({ requestId: "batch-2", endpoint: "anthropic-messages", latencySeconds: 0.3 }),
+    observation({
+      requestId: "batch-3",
+      model: "claude-sonnet-4",
+      errorType: "overloaded",
+      latencySeconds: 1.5,
+      usage: { inputTokens: 7, outputTokens: 0 },
+      cost: usdFromNanos(0n),
+      guardrails: [{ check: "pii", action: GuardrailAction.REDACT }],
+    }),
+    observation({ requestId: "batch-4", model: "", errorType: "authentication" }),
+  ];
+
+  it("counts each observation of the batch once, with exact values", async () => {
+    const answer = await batched.client.recordObservations({ observations: batch() });
+    const empty = await batched.client.recordObservations({ observations: [] });
+
+    expect(answer.recorded).toBe(4);
+    expect(empty.recorded).toBe(0);
+    const text = await batched.metricsText();
+    const haiku = { model: "claude-haiku-3", status: "ok" };
+    expect(sample(text, "ai_requests_total", { ...haiku, endpoint: "grpc" })).toBe(1);
+    expect(sample(text, "ai_requests_total", { ...haiku, endpoint: "anthropic-messages" }))
+      .toBe(1);
+    expect(sample(text, "ai_requests_total", {
+      model: "claude-sonnet-4",
+      endpoint: "grpc",
+      status: "error",
+    })).toBe(1);
+    expect(sample(text, "ai_requests_total", { model: "none", endpoint: "grpc", status: "error" }))
+      .toBe(1);
+    expect(sample(text, "ai_errors_total", { type: "overloaded", model: "claude-sonnet-4" }))
+      .toBe(1);
+    expect(sample(text, "ai_errors_total", { type: "authentication", model: "none" })).toBe(1);
+    expect(sample(text, "ai_tokens_total", { direction: "input", model: "claude-haiku-3" }))
+      .toBe(20);
+    expect(sample(text, "ai_tokens_total", { direction: "output", model: "claude-haiku-3" }))
+      .toBe(40);
+    expect(sample(text, "ai_tokens_total", { direction: "input", model: "claude-sonnet-4" }))
+      .toBe(7);
+    expect(sample(text, "ai_guardrail_verdicts_total", { check: "pii", action: "redact" }))
+      .toBe(1);
+    expect(sample(text, "ai_latency_seconds_count", {
+      model: "claude-haiku-3",
+      endpoint: "grpc",
+    })).toBe(1);
+  });
+
+  it("moves every series exactly as the same observations sent one at a time", async () => {
+    for (const o of batch()) await single.client.recordObservation({ observation: o });
+    await single.client.recordObservations({ observations: [] });
+
+    const series = async (replica: Replica) =>
+      (await replica.metricsText()).split("\n").filter((line) => line.startsWith("ai_"));
+    const fromSingles = await series(single);
+    expect(fromSingles.length).toBeGreaterThan(20);
+    expect(await series(batched)).toEqual(fromSingles);
+  });
+
+  it("remembers batched requests for feedback, like single observations", async () => {
+    const scored = await batched.client.submitFeedback({ requestId: "batch-3", score: 0.5 });
+
+    expect(scored).toMatchObject({ model: "claude-sonnet-4", duplicate: false });
+    const dashboard = await batched.client.getDashboard({ localOnly: true });
+    expect(dashboard.total).toMatchObject({ requests5m: 4n, errors5m: 2n, errorRate: 0.5 });
+  });
+});
+
 describe("GetDashboard on one replica", () => {
   let replica: Replica;
 

@@ -24,7 +24,7 @@ export interface MetricsOverrides {
 }
 
 /**
- * Starts the metrics service: gRPC RecordObservation, SubmitFeedback, GetDashboard and
+ * Starts the metrics service: gRPC RecordObservation(s), SubmitFeedback, GetDashboard and
  * GetWindows; Prometheus text on GET /metrics of the HTTP port, next to /health and /ready.
  */
 export async function startMetricsService(

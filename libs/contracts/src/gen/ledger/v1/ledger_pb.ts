@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEi5AMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkSFgoOcmVzZXJ2YXRpb25faWQYESABKAkSJgoGcHJpY2VzGBIgASgLMhYuY29tbW9uLnYxLlRva2VuUHJpY2VzIjwKElJlY29yZFVzYWdlUmVxdWVzdBImCgZyZWNvcmQYASABKAsyFi5sZWRnZXIudjEuVXNhZ2VSZWNvcmQiKAoTUmVjb3JkVXNhZ2VSZXNwb25zZRIRCglkdXBsaWNhdGUYASABKAgidwoPR2V0U3BlbmRSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIpCgVzaW5jZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInIKEEdldFNwZW5kUmVzcG9uc2USHwoFdG90YWwYASABKAsyEC5jb21tb24udjEuTW9uZXkSEAoIcmVxdWVzdHMYAiABKAMSFAoMaW5wdXRfdG9rZW5zGAMgASgDEhUKDW91dHB1dF90b2tlbnMYBCABKAMisAEKFFJlc2VydmVCdWRnZXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDQoFbW9kZWwYBCABKAkSIAoGYW1vdW50GAUgASgLMhAuY29tbW9uLnYxLk1vbmV5Eg4KBnRva2VucxgGIAEoBBIfChdyZXBsYWNlc19yZXNlcnZhdGlvbl9pZBgHIAEoCSKbAQoVUmVzZXJ2ZUJ1ZGdldFJlc3BvbnNlEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEiMKCXJlbWFpbmluZxgCIAEoCzIQLmNvbW1vbi52MS5Nb25leRIVCg11c2VkX2ZyYWN0aW9uGAMgASgBEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi4KFFJlbGVhc2VCdWRnZXRSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIlUKFVJlbGVhc2VCdWRnZXRSZXNwb25zZRIQCghyZWxlYXNlZBgBIAEoCBIqCgVzdGF0ZRgCIAEoDjIbLmxlZGdlci52MS5SZXNlcnZhdGlvblN0YXRlIjwKFkdldEJ1ZGdldFN0YXR1c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkikgEKF0dldEJ1ZGdldFN0YXR1c1Jlc3BvbnNlEhUKDXVzZWRfZnJhY3Rpb24YASABKAESIwoJcmVtYWluaW5nGAIgASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmhhc19idWRnZXQYAyABKAgSJwoHYnVkZ2V0cxgEIAMoCzIWLmxlZGdlci52MS5CdWRnZXRTdGF0ZSK6AQoGQnVkZ2V0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEicKBnBlcmlvZBgDIAEoDjIXLmxlZGdlci52MS5CdWRnZXRQZXJpb2QSHwoFbGltaXQYBCABKAsyEC5jb21tb24udjEuTW9uZXkSGQoMbGltaXRfdG9rZW5zGAUgASgESACIAQESFgoOYWxlcnRfcGVyY2VudHMYBiADKA1CDwoNX2xpbWl0X3Rva2VucyLaAgoLQnVkZ2V0U3RhdGUSIQoGYnVkZ2V0GAEgASgLMhEubGVkZ2VyLnYxLkJ1ZGdldBIwCgx3aW5kb3dfc3RhcnQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCndpbmRvd19lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KBXNwZW50GAQgASgLMhAuY29tbW9uLnYxLk1vbmV5EiIKCHJlc2VydmVkGAUgASgLMhAuY29tbW9uLnYxLk1vbmV5EiMKCXJlbWFpbmluZxgGIAEoCzIQLmNvbW1vbi52MS5Nb25leRIUCgxzcGVudF90b2tlbnMYByABKAQSFwoPcmVzZXJ2ZWRfdG9rZW5zGAggASgEEhUKDXVzZWRfZnJhY3Rpb24YCSABKAESFgoOYWxlcnRfcGVyY2VudHMYCiADKA0iNQoQU2V0QnVkZ2V0UmVxdWVzdBIhCgZidWRnZXQYASABKAsyES5sZWRnZXIudjEuQnVkZ2V0IjoKEVNldEJ1ZGdldFJlc3BvbnNlEiUKBXN0YXRlGAEgASgLMhYubGVkZ2VyLnYxLkJ1ZGdldFN0YXRlImIKE0RlbGV0ZUJ1ZGdldFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSJwoGcGVyaW9kGAMgASgOMhcubGVkZ2VyLnYxLkJ1ZGdldFBlcmlvZCInChREZWxldGVCdWRnZXRSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIjgKEkxpc3RCdWRnZXRzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCSI+ChNMaXN0QnVkZ2V0c1Jlc3BvbnNlEicKB2J1ZGdldHMYASADKAsyFi5sZWRnZXIudjEuQnVkZ2V0U3RhdGUiqgIKC1Jlc2VydmF0aW9uEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGdGVuYW50GAMgASgJEhIKCmFwaV9rZXlfaWQYBCABKAkSDQoFbW9kZWwYBSABKAkSIAoGYW1vdW50GAYgASgLMhAuY29tbW9uLnYxLk1vbmV5Eg4KBnRva2VucxgHIAEoBBIqCgVzdGF0ZRgIIAEoDjIbLmxlZGdlci52MS5SZXNlcnZhdGlvblN0YXRlEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKF0xpc3RSZXNlcnZhdGlvbnNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEg0KBWxpbWl0GAMgASgNIoUBChhMaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2USLAoMcmVzZXJ2YXRpb25zGAEgAygLMhYubGVkZ2VyLnYxLlJlc2VydmF0aW9uEhMKC3RvdGFsX2NvdW50GAIgASgDEiYKDHRvdGFsX2Ftb3VudBgDIAEoCzIQLmNvbW1vbi52MS5Nb25leSLUAQoRUXVlcnlTcGVuZFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCghncm91cF9ieRgGIAMoDjIVLmxlZGdlci52MS5TcGVuZEdyb3VwEg0KBWxpbWl0GAcgASgNIvoBCghTcGVuZFJvdxIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRILCgNkYXkYBCABKAkSHgoEY29zdBgFIAEoCzIQLmNvbW1vbi52MS5Nb25leRIQCghyZXF1ZXN0cxgGIAEoAxIUCgxpbnB1dF90b2tlbnMYByABKAMSFQoNb3V0cHV0X3Rva2VucxgIIAEoAxIZChFjYWNoZV9yZWFkX3Rva2VucxgJIAEoAxIaChJjYWNoZV93cml0ZV90b2tlbnMYCiABKAMSGAoQcmVhc29uaW5nX3Rva2VucxgLIAEoAyJuChJRdWVyeVNwZW5kUmVzcG9uc2USIQoEcm93cxgBIAMoCzITLmxlZGdlci52MS5TcGVuZFJvdxIiCgV0b3RhbBgCIAEoCzITLmxlZGdlci52MS5TcGVuZFJvdxIRCgl0cnVuY2F0ZWQYAyABKAgiWwoVUmVjb3JkRmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEg0KBXNjb3JlGAMgASgBEg8KB2NvbW1lbnQYBCABKAkiOgoWUmVjb3JkRmVlZGJhY2tSZXNwb25zZRINCgVtb2RlbBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgiHQobV2F0Y2hCdWRnZXRlZFRlbmFudHNSZXF1ZXN0IkAKHFdhdGNoQnVkZ2V0ZWRUZW5hbnRzUmVzcG9uc2USDwoHdGVuYW50cxgBIAMoCRIPCgd2ZXJzaW9uGAIgASgEKo4BCgtVc2FnZVN0YXR1cxIcChhVU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABITCg9VU0FHRV9TVEFUVVNfT0sQARIWChJVU0FHRV9TVEFUVVNfRVJST1IQAhIYChRVU0FHRV9TVEFUVVNfQkxPQ0tFRBADEhoKFlVTQUdFX1NUQVRVU19DQU5DRUxMRUQQBCpdCgxCdWRnZXRQZXJpb2QSHQoZQlVER0VUX1BFUklPRF9VTlNQRUNJRklFRBAAEhUKEUJVREdFVF9QRVJJT0RfREFZEAESFwoTQlVER0VUX1BFUklPRF9NT05USBACKs8BChBSZXNlcnZhdGlvblN0YXRlEiEKHVJFU0VSVkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWUkVTRVJWQVRJT05fU1RBVEVfSEVMRBABEh0KGVJFU0VSVkFUSU9OX1NUQVRFX1NFVFRMRUQQAhIeChpSRVNFUlZBVElPTl9TVEFURV9SRUxFQVNFRBADEh0KGVJFU0VSVkFUSU9OX1NUQVRFX0VYUElSRUQQBBIeChpSRVNFUlZBVElPTl9TVEFURV9SRVBMQUNFRBAFKoYBCgpTcGVuZEdyb3VwEhsKF1NQRU5EX0dST1VQX1VOU1BFQ0lGSUVEEAASFgoSU1BFTkRfR1JPVVBfVEVOQU5UEAESFwoTU1BFTkRfR1JPVVBfQVBJX0tFWRACEhUKEVNQRU5EX0dST1VQX01PREVMEAMSEwoPU1BFTkRfR1JPVVBfREFZEAQy+QcKEUNvc3RMZWRnZXJTZXJ2aWNlEkwKC1JlY29yZFVzYWdlEh0ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVxdWVzdBoeLmxlZGdlci52MS5SZWNvcmRVc2FnZVJlc3BvbnNlEkMKCEdldFNwZW5kEhoubGVkZ2VyLnYxLkdldFNwZW5kUmVxdWVzdBobLmxlZGdlci52MS5HZXRTcGVuZFJlc3BvbnNlElIKDVJlc2VydmVCdWRnZXQSHy5sZWRnZXIudjEuUmVzZXJ2ZUJ1ZGdldFJlcXVlc3QaIC5sZWRnZXIudjEuUmVzZXJ2ZUJ1ZGdldFJlc3BvbnNlElIKDVJlbGVhc2VCdWRnZXQSHy5sZWRnZXIudjEuUmVsZWFzZUJ1ZGdldFJlcXVlc3QaIC5sZWRnZXIudjEuUmVsZWFzZUJ1ZGdldFJlc3BvbnNlElgKD0dldEJ1ZGdldFN0YXR1cxIhLmxlZGdlci52MS5HZXRCdWRnZXRTdGF0dXNSZXF1ZXN0GiIubGVkZ2VyLnYxLkdldEJ1ZGdldFN0YXR1c1Jlc3BvbnNlElUKDlJlY29yZEZlZWRiYWNrEiAubGVkZ2VyLnYxLlJlY29yZEZlZWRiYWNrUmVxdWVzdBohLmxlZGdlci52MS5SZWNvcmRGZWVkYmFja1Jlc3BvbnNlEkYKCVNldEJ1ZGdldBIbLmxlZGdlci52MS5TZXRCdWRnZXRSZXF1ZXN0GhwubGVkZ2VyLnYxLlNldEJ1ZGdldFJlc3BvbnNlEk8KDERlbGV0ZUJ1ZGdldBIeLmxlZGdlci52MS5EZWxldGVCdWRnZXRSZXF1ZXN0Gh8ubGVkZ2VyLnYxLkRlbGV0ZUJ1ZGdldFJlc3BvbnNlEkwKC0xpc3RCdWRnZXRzEh0ubGVkZ2VyLnYxLkxpc3RCdWRnZXRzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0QnVkZ2V0c1Jlc3BvbnNlElsKEExpc3RSZXNlcnZhdGlvbnMSIi5sZWRnZXIudjEuTGlzdFJlc2VydmF0aW9uc1JlcXVlc3QaIy5sZWRnZXIudjEuTGlzdFJlc2VydmF0aW9uc1Jlc3BvbnNlEkkKClF1ZXJ5U3BlbmQSHC5sZWRnZXIudjEuUXVlcnlTcGVuZFJlcXVlc3QaHS5sZWRnZXIudjEuUXVlcnlTcGVuZFJlc3BvbnNlEmkKFFdhdGNoQnVkZ2V0ZWRUZW5hbnRzEiYubGVkZ2VyLnYxLldhdGNoQnVkZ2V0ZWRUZW5hbnRzUmVxdWVzdBonLmxlZGdlci52MS5XYXRjaEJ1ZGdldGVkVGVuYW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEi5AMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEhIKCmFwaV9rZXlfaWQYAyABKAkSDAoEdXNlchgEIAEoCRIXCg9tb2RlbF9yZXF1ZXN0ZWQYBSABKAkSDQoFbW9kZWwYBiABKAkSEAoIcHJvdmlkZXIYByABKAkSEgoKZGVwbG95bWVudBgIIAEoCRIfCgV1c2FnZRgJIAEoCzIQLmNvbW1vbi52MS5Vc2FnZRIeCgRjb3N0GAogASgLMhAuY29tbW9uLnYxLk1vbmV5EhIKCmxhdGVuY3lfbXMYCyABKA0SJgoGc3RhdHVzGAwgASgOMhYubGVkZ2VyLnYxLlVzYWdlU3RhdHVzEhEKCWNhY2hlX2hpdBgNIAEoCBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW5kcG9pbnQYECABKAkSFgoOcmVzZXJ2YXRpb25faWQYESABKAkSJgoGcHJpY2VzGBIgASgLMhYuY29tbW9uLnYxLlRva2VuUHJpY2VzIjwKElJlY29yZFVzYWdlUmVxdWVzdBImCgZyZWNvcmQYASABKAsyFi5sZWRnZXIudjEuVXNhZ2VSZWNvcmQiKAoTUmVjb3JkVXNhZ2VSZXNwb25zZRIRCglkdXBsaWNhdGUYASABKAgiQgoXUmVjb3JkVXNhZ2VCYXRjaFJlcXVlc3QSJwoHcmVjb3JkcxgBIAMoCzIWLmxlZGdlci52MS5Vc2FnZVJlY29yZCI3ChFSZWNvcmRVc2FnZVJlc3VsdBIRCglkdXBsaWNhdGUYASABKAgSDwoHaW52YWxpZBgCIAEoCSJJChhSZWNvcmRVc2FnZUJhdGNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLmxlZGdlci52MS5SZWNvcmRVc2FnZVJlc3VsdCJ3Cg9HZXRTcGVuZFJlcXVlc3QSDgoGdGVuYW50GAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoQR2V0U3BlbmRSZXNwb25zZRIfCgV0b3RhbBgBIAEoCzIQLmNvbW1vbi52MS5Nb25leRIQCghyZXF1ZXN0cxgCIAEoAxIUCgxpbnB1dF90b2tlbnMYAyABKAMSFQoNb3V0cHV0X3Rva2VucxgEIAEoAyKwAQoUUmVzZXJ2ZUJ1ZGdldFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSEgoKYXBpX2tleV9pZBgDIAEoCRINCgVtb2RlbBgEIAEoCRIgCgZhbW91bnQYBSABKAsyEC5jb21tb24udjEuTW9uZXkSDgoGdG9rZW5zGAYgASgEEh8KF3JlcGxhY2VzX3Jlc2VydmF0aW9uX2lkGAcgASgJIpsBChVSZXNlcnZlQnVkZ2V0UmVzcG9uc2USFgoOcmVzZXJ2YXRpb25faWQYASABKAkSIwoJcmVtYWluaW5nGAIgASgLMhAuY29tbW9uLnYxLk1vbmV5EhUKDXVzZWRfZnJhY3Rpb24YAyABKAESLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLgoUUmVsZWFzZUJ1ZGdldFJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiVQoVUmVsZWFzZUJ1ZGdldFJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgIEioKBXN0YXRlGAIgASgOMhsubGVkZ2VyLnYxLlJlc2VydmF0aW9uU3RhdGUiPAoWR2V0QnVkZ2V0U3RhdHVzUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCSKSAQoXR2V0QnVkZ2V0U3RhdHVzUmVzcG9uc2USFQoNdXNlZF9mcmFjdGlvbhgBIAEoARIjCglyZW1haW5pbmcYAiABKAsyEC5jb21tb24udjEuTW9uZXkSEgoKaGFzX2J1ZGdldBgDIAEoCBInCgdidWRnZXRzGAQgAygLMhYubGVkZ2VyLnYxLkJ1ZGdldFN0YXRlIroBCgZCdWRnZXQSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSJwoGcGVyaW9kGAMgASgOMhcubGVkZ2VyLnYxLkJ1ZGdldFBlcmlvZBIfCgVsaW1pdBgEIAEoCzIQLmNvbW1vbi52MS5Nb25leRIZCgxsaW1pdF90b2tlbnMYBSABKARIAIgBARIWCg5hbGVydF9wZXJjZW50cxgGIAMoDUIPCg1fbGltaXRfdG9rZW5zItoCCgtCdWRnZXRTdGF0ZRIhCgZidWRnZXQYASABKAsyES5sZWRnZXIudjEuQnVkZ2V0EjAKDHdpbmRvd19zdGFydBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2luZG93X2VuZBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHwoFc3BlbnQYBCABKAsyEC5jb21tb24udjEuTW9uZXkSIgoIcmVzZXJ2ZWQYBSABKAsyEC5jb21tb24udjEuTW9uZXkSIwoJcmVtYWluaW5nGAYgASgLMhAuY29tbW9uLnYxLk1vbmV5EhQKDHNwZW50X3Rva2VucxgHIAEoBBIXCg9yZXNlcnZlZF90b2tlbnMYCCABKAQSFQoNdXNlZF9mcmFjdGlvbhgJIAEoARIWCg5hbGVydF9wZXJjZW50cxgKIAMoDSI1ChBTZXRCdWRnZXRSZXF1ZXN0EiEKBmJ1ZGdldBgBIAEoCzIRLmxlZGdlci52MS5CdWRnZXQiOgoRU2V0QnVkZ2V0UmVzcG9uc2USJQoFc3RhdGUYASABKAsyFi5sZWRnZXIudjEuQnVkZ2V0U3RhdGUiYgoTRGVsZXRlQnVkZ2V0UmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRInCgZwZXJpb2QYAyABKA4yFy5sZWRnZXIudjEuQnVkZ2V0UGVyaW9kIicKFERlbGV0ZUJ1ZGdldFJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgiOAoSTGlzdEJ1ZGdldHNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJIj4KE0xpc3RCdWRnZXRzUmVzcG9uc2USJwoHYnVkZ2V0cxgBIAMoCzIWLmxlZGdlci52MS5CdWRnZXRTdGF0ZSKqAgoLUmVzZXJ2YXRpb24SFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSEgoKYXBpX2tleV9pZBgEIAEoCRINCgVtb2RlbBgFIAEoCRIgCgZhbW91bnQYBiABKAsyEC5jb21tb24udjEuTW9uZXkSDgoGdG9rZW5zGAcgASgEEioKBXN0YXRlGAggASgOMhsubGVkZ2VyLnYxLlJlc2VydmF0aW9uU3RhdGUSLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoXTGlzdFJlc2VydmF0aW9uc1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhIKCmFwaV9rZXlfaWQYAiABKAkSDQoFbGltaXQYAyABKA0ihQEKGExpc3RSZXNlcnZhdGlvbnNSZXNwb25zZRIsCgxyZXNlcnZhdGlvbnMYASADKAsyFi5sZWRnZXIudjEuUmVzZXJ2YXRpb24SEwoLdG90YWxfY291bnQYAiABKAMSJgoMdG90YWxfYW1vdW50GAMgASgLMhAuY29tbW9uLnYxLk1vbmV5ItQBChFRdWVyeVNwZW5kUmVxdWVzdBIOCgZ0ZW5hbnQYASABKAkSEgoKYXBpX2tleV9pZBgCIAEoCRINCgVtb2RlbBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKCGdyb3VwX2J5GAYgAygOMhUubGVkZ2VyLnYxLlNwZW5kR3JvdXASDQoFbGltaXQYByABKA0i+gEKCFNwZW5kUm93Eg4KBnRlbmFudBgBIAEoCRISCgphcGlfa2V5X2lkGAIgASgJEg0KBW1vZGVsGAMgASgJEgsKA2RheRgEIAEoCRIeCgRjb3N0GAUgASgLMhAuY29tbW9uLnYxLk1vbmV5EhAKCHJlcXVlc3RzGAYgASgDEhQKDGlucHV0X3Rva2VucxgHIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAggASgDEhkKEWNhY2hlX3JlYWRfdG9rZW5zGAkgASgDEhoKEmNhY2hlX3dyaXRlX3Rva2VucxgKIAEoAxIYChByZWFzb25pbmdfdG9rZW5zGAsgASgDIm4KElF1ZXJ5U3BlbmRSZXNwb25zZRIhCgRyb3dzGAEgAygLMhMubGVkZ2VyLnYxLlNwZW5kUm93EiIKBXRvdGFsGAIgASgLMhMubGVkZ2VyLnYxLlNwZW5kUm93EhEKCXRydW5jYXRlZBgDIAEoCCJbChVSZWNvcmRGZWVkYmFja1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSDQoFc2NvcmUYAyABKAESDwoHY29tbWVudBgEIAEoCSI6ChZSZWNvcmRGZWVkYmFja1Jlc3BvbnNlEg0KBW1vZGVsGAEgASgJEhEKCWR1cGxpY2F0ZRgCIAEoCCIdChtXYXRjaEJ1ZGdldGVkVGVuYW50c1JlcXVlc3QiQAocV2F0Y2hCdWRnZXRlZFRlbmFudHNSZXNwb25zZRIPCgd0ZW5hbnRzGAEgAygJEg8KB3ZlcnNpb24YAiABKAQqjgEKC1VzYWdlU3RhdHVzEhwKGFVTQUdFX1NUQVRVU19VTlNQRUNJRklFRBAAEhMKD1VTQUdFX1NUQVRVU19PSxABEhYKElVTQUdFX1NUQVRVU19FUlJPUhACEhgKFFVTQUdFX1NUQVRVU19CTE9DS0VEEAMSGgoWVVNBR0VfU1RBVFVTX0NBTkNFTExFRBAEKl0KDEJ1ZGdldFBlcmlvZBIdChlCVURHRVRfUEVSSU9EX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1BFUklPRF9EQVkQARIXChNCVURHRVRfUEVSSU9EX01PTlRIEAIqzwEKEFJlc2VydmF0aW9uU3RhdGUSIQodUkVTRVJWQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIaChZSRVNFUlZBVElPTl9TVEFURV9IRUxEEAESHQoZUkVTRVJWQVRJT05fU1RBVEVfU0VUVExFRBACEh4KGlJFU0VSVkFUSU9OX1NUQVRFX1JFTEVBU0VEEAMSHQoZUkVTRVJWQVRJT05fU1RBVEVfRVhQSVJFRBAEEh4KGlJFU0VSVkFUSU9OX1NUQVRFX1JFUExBQ0VEEAUqhgEKClNwZW5kR3JvdXASGwoXU1BFTkRfR1JPVVBfVU5TUEVDSUZJRUQQABIWChJTUEVORF9HUk9VUF9URU5BTlQQARIXChNTUEVORF9HUk9VUF9BUElfS0VZEAISFQoRU1BFTkRfR1JPVVBfTU9ERUwQAxITCg9TUEVORF9HUk9VUF9EQVkQBDLWCAoRQ29zdExlZGdlclNlcnZpY2USTAoLUmVjb3JkVXNhZ2USHS5sZWRnZXIudjEuUmVjb3JkVXNhZ2VSZXF1ZXN0Gh4ubGVkZ2VyLnYxLlJlY29yZFVzYWdlUmVzcG9uc2USWwoQUmVjb3JkVXNhZ2VCYXRjaBIiLmxlZGdlci52MS5SZWNvcmRVc2FnZUJhdGNoUmVxdWVzdBojLmxlZGdlci52MS5SZWNvcmRVc2FnZUJhdGNoUmVzcG9uc2USQwoIR2V0U3BlbmQSGi5sZWRnZXIudjEuR2V0U3BlbmRSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldFNwZW5kUmVzcG9uc2USUgoNUmVzZXJ2ZUJ1ZGdldBIfLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZXNlcnZlQnVkZ2V0UmVzcG9uc2USUgoNUmVsZWFzZUJ1ZGdldBIfLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVxdWVzdBogLmxlZGdlci52MS5SZWxlYXNlQnVkZ2V0UmVzcG9uc2USWAoPR2V0QnVkZ2V0U3RhdHVzEiEubGVkZ2VyLnYxLkdldEJ1ZGdldFN0YXR1c1JlcXVlc3QaIi5sZWRnZXIudjEuR2V0QnVkZ2V0U3RhdHVzUmVzcG9uc2USVQoOUmVjb3JkRmVlZGJhY2sSIC5sZWRnZXIudjEuUmVjb3JkRmVlZGJhY2tSZXF1ZXN0GiEubGVkZ2VyLnYxLlJlY29yZEZlZWRiYWNrUmVzcG9uc2USRgoJU2V0QnVkZ2V0EhsubGVkZ2VyLnYxLlNldEJ1ZGdldFJlcXVlc3QaHC5sZWRnZXIudjEuU2V0QnVkZ2V0UmVzcG9uc2USTwoMRGVsZXRlQnVkZ2V0Eh4ubGVkZ2VyLnYxLkRlbGV0ZUJ1ZGdldFJlcXVlc3QaHy5sZWRnZXIudjEuRGVsZXRlQnVkZ2V0UmVzcG9uc2USTAoLTGlzdEJ1ZGdldHMSHS5sZWRnZXIudjEuTGlzdEJ1ZGdldHNSZXF1ZXN0Gh4ubGVkZ2VyLnYxLkxpc3RCdWRnZXRzUmVzcG9uc2USWwoQTGlzdFJlc2VydmF0aW9ucxIiLmxlZGdlci52MS5MaXN0UmVzZXJ2YXRpb25zUmVxdWVzdBojLmxlZGdlci52MS5MaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2USSQoKUXVlcnlTcGVuZBIcLmxlZGdlci52MS5RdWVyeVNwZW5kUmVxdWVzdBodLmxlZGdlci52MS5RdWVyeVNwZW5kUmVzcG9uc2USaQoUV2F0Y2hCdWRnZXRlZFRlbmFudHMSJi5sZWRnZXIudjEuV2F0Y2hCdWRnZXRlZFRlbmFudHNSZXF1ZXN0GicubGVkZ2VyLnYxLldhdGNoQnVkZ2V0ZWRUZW5hbnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
 
 /**
  * UsageRecord is one request's row in the ledger.
@@ -166,6 +166,73 @@ export const RecordUsageResponseSchema: GenMessage<RecordUsageResponse> = /*@__P
   messageDesc(file_ledger_v1_ledger, 2);
 
 /**
+ * @generated from message ledger.v1.RecordUsageBatchRequest
+ */
+export type RecordUsageBatchRequest = Message<"ledger.v1.RecordUsageBatchRequest"> & {
+  /**
+   * At most 1,000; the same request id twice stores one row (the second is a duplicate).
+   *
+   * @generated from field: repeated ledger.v1.UsageRecord records = 1;
+   */
+  records: UsageRecord[];
+};
+
+/**
+ * Describes the message ledger.v1.RecordUsageBatchRequest.
+ * Use `create(RecordUsageBatchRequestSchema)` to create a new message.
+ */
+export const RecordUsageBatchRequestSchema: GenMessage<RecordUsageBatchRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 3);
+
+/**
+ * RecordUsageResult is what became of one record of a batch.
+ *
+ * @generated from message ledger.v1.RecordUsageResult
+ */
+export type RecordUsageResult = Message<"ledger.v1.RecordUsageResult"> & {
+  /**
+   * True when a row with this request id already existed (or came earlier in the batch).
+   *
+   * @generated from field: bool duplicate = 1;
+   */
+  duplicate: boolean;
+
+  /**
+   * Set when the record was refused as RecordUsage would refuse it with INVALID_ARGUMENT: the
+   * reason. Nothing was stored for it; sending it again cannot help.
+   *
+   * @generated from field: string invalid = 2;
+   */
+  invalid: string;
+};
+
+/**
+ * Describes the message ledger.v1.RecordUsageResult.
+ * Use `create(RecordUsageResultSchema)` to create a new message.
+ */
+export const RecordUsageResultSchema: GenMessage<RecordUsageResult> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 4);
+
+/**
+ * @generated from message ledger.v1.RecordUsageBatchResponse
+ */
+export type RecordUsageBatchResponse = Message<"ledger.v1.RecordUsageBatchResponse"> & {
+  /**
+   * One per record, in the request's order.
+   *
+   * @generated from field: repeated ledger.v1.RecordUsageResult results = 1;
+   */
+  results: RecordUsageResult[];
+};
+
+/**
+ * Describes the message ledger.v1.RecordUsageBatchResponse.
+ * Use `create(RecordUsageBatchResponseSchema)` to create a new message.
+ */
+export const RecordUsageBatchResponseSchema: GenMessage<RecordUsageBatchResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 5);
+
+/**
  * @generated from message ledger.v1.GetSpendRequest
  */
 export type GetSpendRequest = Message<"ledger.v1.GetSpendRequest"> & {
@@ -190,7 +257,7 @@ export type GetSpendRequest = Message<"ledger.v1.GetSpendRequest"> & {
  * Use `create(GetSpendRequestSchema)` to create a new message.
  */
 export const GetSpendRequestSchema: GenMessage<GetSpendRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 3);
+  messageDesc(file_ledger_v1_ledger, 6);
 
 /**
  * @generated from message ledger.v1.GetSpendResponse
@@ -222,7 +289,7 @@ export type GetSpendResponse = Message<"ledger.v1.GetSpendResponse"> & {
  * Use `create(GetSpendResponseSchema)` to create a new message.
  */
 export const GetSpendResponseSchema: GenMessage<GetSpendResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 4);
+  messageDesc(file_ledger_v1_ledger, 7);
 
 /**
  * @generated from message ledger.v1.ReserveBudgetRequest
@@ -279,7 +346,7 @@ export type ReserveBudgetRequest = Message<"ledger.v1.ReserveBudgetRequest"> & {
  * Use `create(ReserveBudgetRequestSchema)` to create a new message.
  */
 export const ReserveBudgetRequestSchema: GenMessage<ReserveBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 5);
+  messageDesc(file_ledger_v1_ledger, 8);
 
 /**
  * @generated from message ledger.v1.ReserveBudgetResponse
@@ -320,7 +387,7 @@ export type ReserveBudgetResponse = Message<"ledger.v1.ReserveBudgetResponse"> &
  * Use `create(ReserveBudgetResponseSchema)` to create a new message.
  */
 export const ReserveBudgetResponseSchema: GenMessage<ReserveBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 6);
+  messageDesc(file_ledger_v1_ledger, 9);
 
 /**
  * @generated from message ledger.v1.ReleaseBudgetRequest
@@ -337,7 +404,7 @@ export type ReleaseBudgetRequest = Message<"ledger.v1.ReleaseBudgetRequest"> & {
  * Use `create(ReleaseBudgetRequestSchema)` to create a new message.
  */
 export const ReleaseBudgetRequestSchema: GenMessage<ReleaseBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 7);
+  messageDesc(file_ledger_v1_ledger, 10);
 
 /**
  * @generated from message ledger.v1.ReleaseBudgetResponse
@@ -363,7 +430,7 @@ export type ReleaseBudgetResponse = Message<"ledger.v1.ReleaseBudgetResponse"> &
  * Use `create(ReleaseBudgetResponseSchema)` to create a new message.
  */
 export const ReleaseBudgetResponseSchema: GenMessage<ReleaseBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 8);
+  messageDesc(file_ledger_v1_ledger, 11);
 
 /**
  * @generated from message ledger.v1.GetBudgetStatusRequest
@@ -385,7 +452,7 @@ export type GetBudgetStatusRequest = Message<"ledger.v1.GetBudgetStatusRequest">
  * Use `create(GetBudgetStatusRequestSchema)` to create a new message.
  */
 export const GetBudgetStatusRequestSchema: GenMessage<GetBudgetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 9);
+  messageDesc(file_ledger_v1_ledger, 12);
 
 /**
  * @generated from message ledger.v1.GetBudgetStatusResponse
@@ -423,7 +490,7 @@ export type GetBudgetStatusResponse = Message<"ledger.v1.GetBudgetStatusResponse
  * Use `create(GetBudgetStatusResponseSchema)` to create a new message.
  */
 export const GetBudgetStatusResponseSchema: GenMessage<GetBudgetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 10);
+  messageDesc(file_ledger_v1_ledger, 13);
 
 /**
  * Budget limits spend of a tenant, or of one API key of a tenant, per window.
@@ -476,7 +543,7 @@ export type Budget = Message<"ledger.v1.Budget"> & {
  * Use `create(BudgetSchema)` to create a new message.
  */
 export const BudgetSchema: GenMessage<Budget> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 11);
+  messageDesc(file_ledger_v1_ledger, 14);
 
 /**
  * BudgetState is a budget and its current window.
@@ -552,7 +619,7 @@ export type BudgetState = Message<"ledger.v1.BudgetState"> & {
  * Use `create(BudgetStateSchema)` to create a new message.
  */
 export const BudgetStateSchema: GenMessage<BudgetState> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 12);
+  messageDesc(file_ledger_v1_ledger, 15);
 
 /**
  * @generated from message ledger.v1.SetBudgetRequest
@@ -569,7 +636,7 @@ export type SetBudgetRequest = Message<"ledger.v1.SetBudgetRequest"> & {
  * Use `create(SetBudgetRequestSchema)` to create a new message.
  */
 export const SetBudgetRequestSchema: GenMessage<SetBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 13);
+  messageDesc(file_ledger_v1_ledger, 16);
 
 /**
  * @generated from message ledger.v1.SetBudgetResponse
@@ -586,7 +653,7 @@ export type SetBudgetResponse = Message<"ledger.v1.SetBudgetResponse"> & {
  * Use `create(SetBudgetResponseSchema)` to create a new message.
  */
 export const SetBudgetResponseSchema: GenMessage<SetBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 14);
+  messageDesc(file_ledger_v1_ledger, 17);
 
 /**
  * @generated from message ledger.v1.DeleteBudgetRequest
@@ -613,7 +680,7 @@ export type DeleteBudgetRequest = Message<"ledger.v1.DeleteBudgetRequest"> & {
  * Use `create(DeleteBudgetRequestSchema)` to create a new message.
  */
 export const DeleteBudgetRequestSchema: GenMessage<DeleteBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 15);
+  messageDesc(file_ledger_v1_ledger, 18);
 
 /**
  * @generated from message ledger.v1.DeleteBudgetResponse
@@ -632,7 +699,7 @@ export type DeleteBudgetResponse = Message<"ledger.v1.DeleteBudgetResponse"> & {
  * Use `create(DeleteBudgetResponseSchema)` to create a new message.
  */
 export const DeleteBudgetResponseSchema: GenMessage<DeleteBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 16);
+  messageDesc(file_ledger_v1_ledger, 19);
 
 /**
  * @generated from message ledger.v1.ListBudgetsRequest
@@ -658,7 +725,7 @@ export type ListBudgetsRequest = Message<"ledger.v1.ListBudgetsRequest"> & {
  * Use `create(ListBudgetsRequestSchema)` to create a new message.
  */
 export const ListBudgetsRequestSchema: GenMessage<ListBudgetsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 17);
+  messageDesc(file_ledger_v1_ledger, 20);
 
 /**
  * @generated from message ledger.v1.ListBudgetsResponse
@@ -675,7 +742,7 @@ export type ListBudgetsResponse = Message<"ledger.v1.ListBudgetsResponse"> & {
  * Use `create(ListBudgetsResponseSchema)` to create a new message.
  */
 export const ListBudgetsResponseSchema: GenMessage<ListBudgetsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 18);
+  messageDesc(file_ledger_v1_ledger, 21);
 
 /**
  * Reservation is budget held for one request.
@@ -739,7 +806,7 @@ export type Reservation = Message<"ledger.v1.Reservation"> & {
  * Use `create(ReservationSchema)` to create a new message.
  */
 export const ReservationSchema: GenMessage<Reservation> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 19);
+  messageDesc(file_ledger_v1_ledger, 22);
 
 /**
  * @generated from message ledger.v1.ListReservationsRequest
@@ -770,7 +837,7 @@ export type ListReservationsRequest = Message<"ledger.v1.ListReservationsRequest
  * Use `create(ListReservationsRequestSchema)` to create a new message.
  */
 export const ListReservationsRequestSchema: GenMessage<ListReservationsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 20);
+  messageDesc(file_ledger_v1_ledger, 23);
 
 /**
  * @generated from message ledger.v1.ListReservationsResponse
@@ -799,7 +866,7 @@ export type ListReservationsResponse = Message<"ledger.v1.ListReservationsRespon
  * Use `create(ListReservationsResponseSchema)` to create a new message.
  */
 export const ListReservationsResponseSchema: GenMessage<ListReservationsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 21);
+  messageDesc(file_ledger_v1_ledger, 24);
 
 /**
  * @generated from message ledger.v1.QuerySpendRequest
@@ -854,7 +921,7 @@ export type QuerySpendRequest = Message<"ledger.v1.QuerySpendRequest"> & {
  * Use `create(QuerySpendRequestSchema)` to create a new message.
  */
 export const QuerySpendRequestSchema: GenMessage<QuerySpendRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 22);
+  messageDesc(file_ledger_v1_ledger, 25);
 
 /**
  * SpendRow is one group's totals; fields not grouped by are empty.
@@ -925,7 +992,7 @@ export type SpendRow = Message<"ledger.v1.SpendRow"> & {
  * Use `create(SpendRowSchema)` to create a new message.
  */
 export const SpendRowSchema: GenMessage<SpendRow> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 23);
+  messageDesc(file_ledger_v1_ledger, 26);
 
 /**
  * @generated from message ledger.v1.QuerySpendResponse
@@ -958,7 +1025,7 @@ export type QuerySpendResponse = Message<"ledger.v1.QuerySpendResponse"> & {
  * Use `create(QuerySpendResponseSchema)` to create a new message.
  */
 export const QuerySpendResponseSchema: GenMessage<QuerySpendResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 24);
+  messageDesc(file_ledger_v1_ledger, 27);
 
 /**
  * @generated from message ledger.v1.RecordFeedbackRequest
@@ -996,7 +1063,7 @@ export type RecordFeedbackRequest = Message<"ledger.v1.RecordFeedbackRequest"> &
  * Use `create(RecordFeedbackRequestSchema)` to create a new message.
  */
 export const RecordFeedbackRequestSchema: GenMessage<RecordFeedbackRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 25);
+  messageDesc(file_ledger_v1_ledger, 28);
 
 /**
  * @generated from message ledger.v1.RecordFeedbackResponse
@@ -1022,7 +1089,7 @@ export type RecordFeedbackResponse = Message<"ledger.v1.RecordFeedbackResponse">
  * Use `create(RecordFeedbackResponseSchema)` to create a new message.
  */
 export const RecordFeedbackResponseSchema: GenMessage<RecordFeedbackResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 26);
+  messageDesc(file_ledger_v1_ledger, 29);
 
 /**
  * @generated from message ledger.v1.WatchBudgetedTenantsRequest
@@ -1035,7 +1102,7 @@ export type WatchBudgetedTenantsRequest = Message<"ledger.v1.WatchBudgetedTenant
  * Use `create(WatchBudgetedTenantsRequestSchema)` to create a new message.
  */
 export const WatchBudgetedTenantsRequestSchema: GenMessage<WatchBudgetedTenantsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 27);
+  messageDesc(file_ledger_v1_ledger, 30);
 
 /**
  * @generated from message ledger.v1.WatchBudgetedTenantsResponse
@@ -1063,7 +1130,7 @@ export type WatchBudgetedTenantsResponse = Message<"ledger.v1.WatchBudgetedTenan
  * Use `create(WatchBudgetedTenantsResponseSchema)` to create a new message.
  */
 export const WatchBudgetedTenantsResponseSchema: GenMessage<WatchBudgetedTenantsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 28);
+  messageDesc(file_ledger_v1_ledger, 31);
 
 /**
  * @generated from enum ledger.v1.UsageStatus
@@ -1239,6 +1306,21 @@ export const CostLedgerService: GenService<{
     methodKind: "unary";
     input: typeof RecordUsageRequestSchema;
     output: typeof RecordUsageResponseSchema;
+  },
+  /**
+   * RecordUsageBatch stores several usage rows, each exactly as RecordUsage would, and answers
+   * one result per record in the request's order. A record RecordUsage would refuse as
+   * INVALID_ARGUMENT is refused alone (its result says why) and the others are stored. A
+   * database failure fails the whole call (UNAVAILABLE: retry it; the rows that did land are
+   * duplicates then); INVALID_ARGUMENT for the call itself only when it holds more than 1,000
+   * records.
+   *
+   * @generated from rpc ledger.v1.CostLedgerService.RecordUsageBatch
+   */
+  recordUsageBatch: {
+    methodKind: "unary";
+    input: typeof RecordUsageBatchRequestSchema;
+    output: typeof RecordUsageBatchResponseSchema;
   },
   /**
    * GetSpend sums recorded spend for a tenant over a time range.

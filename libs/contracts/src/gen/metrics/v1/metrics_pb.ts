@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file metrics/v1/metrics.proto.
  */
 export const file_metrics_v1_metrics: GenFile = /*@__PURE__*/
-  fileDesc("ChhtZXRyaWNzL3YxL21ldHJpY3MucHJvdG8SCm1ldHJpY3MudjEiSwoOR3VhcmRyYWlsQ291bnQSDQoFY2hlY2sYASABKAkSKgoGYWN0aW9uGAIgASgOMhouY29tbW9uLnYxLkd1YXJkcmFpbEFjdGlvbiLPAgoLT2JzZXJ2YXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRIQCghlbmRwb2ludBgEIAEoCRISCgplcnJvcl90eXBlGAUgASgJEhcKD2xhdGVuY3lfc2Vjb25kcxgGIAEoARIjCht0aW1lX3RvX2ZpcnN0X3Rva2VuX3NlY29uZHMYByABKAESHwoFdXNhZ2UYCCABKAsyEC5jb21tb24udjEuVXNhZ2USHgoEY29zdBgJIAEoCzIQLmNvbW1vbi52MS5Nb25leRIRCgljYWNoZV9oaXQYCiABKAgSLgoKZ3VhcmRyYWlscxgLIAMoCzIaLm1ldHJpY3MudjEuR3VhcmRyYWlsQ291bnQSEAoIc3RyZWFtZWQYDCABKAgSEQoJY2FjaGVhYmxlGA0gASgIIkgKGFJlY29yZE9ic2VydmF0aW9uUmVxdWVzdBIsCgtvYnNlcnZhdGlvbhgBIAEoCzIXLm1ldHJpY3MudjEuT2JzZXJ2YXRpb24iGwoZUmVjb3JkT2JzZXJ2YXRpb25SZXNwb25zZSJtChVTdWJtaXRGZWVkYmFja1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVzY29yZRgCIAEoARIPCgdjb21tZW50GAMgASgJEg0KBW1vZGVsGAQgASgJEhEKCWZyb21fcGVlchgFIAEoCCI6ChZTdWJtaXRGZWVkYmFja1Jlc3BvbnNlEg0KBW1vZGVsGAEgASgJEhEKCWR1cGxpY2F0ZRgCIAEoCCIpChNHZXREYXNoYm9hcmRSZXF1ZXN0EhIKCmxvY2FsX29ubHkYASABKAgi3QEKEERhc2hib2FyZEZpZ3VyZXMSGwoTcmVxdWVzdHNfcGVyX21pbnV0ZRgBIAEoARIgChNwOTlfbGF0ZW5jeV9zZWNvbmRzGAIgASgBSACIAQESFwoKZXJyb3JfcmF0ZRgDIAEoAUgBiAEBEiIKCGNvc3RfMjRoGAQgASgLMhAuY29tbW9uLnYxLk1vbmV5EhMKC3JlcXVlc3RzXzVtGAUgASgDEhEKCWVycm9yc181bRgGIAEoA0IWChRfcDk5X2xhdGVuY3lfc2Vjb25kc0INCgtfZXJyb3JfcmF0ZSJOCg5Nb2RlbERhc2hib2FyZBINCgVtb2RlbBgBIAEoCRItCgdmaWd1cmVzGAIgASgLMhwubWV0cmljcy52MS5EYXNoYm9hcmRGaWd1cmVzIsoBChRHZXREYXNoYm9hcmRSZXNwb25zZRIrCgV0b3RhbBgBIAEoCzIcLm1ldHJpY3MudjEuRGFzaGJvYXJkRmlndXJlcxIqCgZtb2RlbHMYAiADKAsyGi5tZXRyaWNzLnYxLk1vZGVsRGFzaGJvYXJkEikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXBsaWNhcxgEIAEoBRIcChRyZXBsaWNhc191bnJlYWNoYWJsZRgFIAEoBSITChFHZXRXaW5kb3dzUmVxdWVzdCKTAQoLTW9kZWxXaW5kb3cSDQoFbW9kZWwYASABKAkSEwoLcmVxdWVzdHNfMW0YAiABKAMSEwoLcmVxdWVzdHNfNW0YAyABKAMSEQoJZXJyb3JzXzVtGAQgASgDEiAKGGxhdGVuY3lfYnVja2V0X2NvdW50c181bRgFIAMoAxIWCg5jb3N0X25hbm9zXzI0aBgGIAEoAyJxChJHZXRXaW5kb3dzUmVzcG9uc2USEwoLaW5zdGFuY2VfaWQYASABKAkSHQoVbGF0ZW5jeV9idWNrZXRfYm91bmRzGAIgAygBEicKBm1vZGVscxgDIAMoCzIXLm1ldHJpY3MudjEuTW9kZWxXaW5kb3cy6wIKDk1ldHJpY3NTZXJ2aWNlEmAKEVJlY29yZE9ic2VydmF0aW9uEiQubWV0cmljcy52MS5SZWNvcmRPYnNlcnZhdGlvblJlcXVlc3QaJS5tZXRyaWNzLnYxLlJlY29yZE9ic2VydmF0aW9uUmVzcG9uc2USVwoOU3VibWl0RmVlZGJhY2sSIS5tZXRyaWNzLnYxLlN1Ym1pdEZlZWRiYWNrUmVxdWVzdBoiLm1ldHJpY3MudjEuU3VibWl0RmVlZGJhY2tSZXNwb25zZRJRCgxHZXREYXNoYm9hcmQSHy5tZXRyaWNzLnYxLkdldERhc2hib2FyZFJlcXVlc3QaIC5tZXRyaWNzLnYxLkdldERhc2hib2FyZFJlc3BvbnNlEksKCkdldFdpbmRvd3MSHS5tZXRyaWNzLnYxLkdldFdpbmRvd3NSZXF1ZXN0Gh4ubWV0cmljcy52MS5HZXRXaW5kb3dzUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
+  fileDesc("ChhtZXRyaWNzL3YxL21ldHJpY3MucHJvdG8SCm1ldHJpY3MudjEiSwoOR3VhcmRyYWlsQ291bnQSDQoFY2hlY2sYASABKAkSKgoGYWN0aW9uGAIgASgOMhouY29tbW9uLnYxLkd1YXJkcmFpbEFjdGlvbiLPAgoLT2JzZXJ2YXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRIQCghlbmRwb2ludBgEIAEoCRISCgplcnJvcl90eXBlGAUgASgJEhcKD2xhdGVuY3lfc2Vjb25kcxgGIAEoARIjCht0aW1lX3RvX2ZpcnN0X3Rva2VuX3NlY29uZHMYByABKAESHwoFdXNhZ2UYCCABKAsyEC5jb21tb24udjEuVXNhZ2USHgoEY29zdBgJIAEoCzIQLmNvbW1vbi52MS5Nb25leRIRCgljYWNoZV9oaXQYCiABKAgSLgoKZ3VhcmRyYWlscxgLIAMoCzIaLm1ldHJpY3MudjEuR3VhcmRyYWlsQ291bnQSEAoIc3RyZWFtZWQYDCABKAgSEQoJY2FjaGVhYmxlGA0gASgIIkgKGFJlY29yZE9ic2VydmF0aW9uUmVxdWVzdBIsCgtvYnNlcnZhdGlvbhgBIAEoCzIXLm1ldHJpY3MudjEuT2JzZXJ2YXRpb24iGwoZUmVjb3JkT2JzZXJ2YXRpb25SZXNwb25zZSJKChlSZWNvcmRPYnNlcnZhdGlvbnNSZXF1ZXN0Ei0KDG9ic2VydmF0aW9ucxgBIAMoCzIXLm1ldHJpY3MudjEuT2JzZXJ2YXRpb24iLgoaUmVjb3JkT2JzZXJ2YXRpb25zUmVzcG9uc2USEAoIcmVjb3JkZWQYASABKAUibQoVU3VibWl0RmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFc2NvcmUYAiABKAESDwoHY29tbWVudBgDIAEoCRINCgVtb2RlbBgEIAEoCRIRCglmcm9tX3BlZXIYBSABKAgiOgoWU3VibWl0RmVlZGJhY2tSZXNwb25zZRINCgVtb2RlbBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgiKQoTR2V0RGFzaGJvYXJkUmVxdWVzdBISCgpsb2NhbF9vbmx5GAEgASgIIt0BChBEYXNoYm9hcmRGaWd1cmVzEhsKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKAESIAoTcDk5X2xhdGVuY3lfc2Vjb25kcxgCIAEoAUgAiAEBEhcKCmVycm9yX3JhdGUYAyABKAFIAYgBARIiCghjb3N0XzI0aBgEIAEoCzIQLmNvbW1vbi52MS5Nb25leRITCgtyZXF1ZXN0c181bRgFIAEoAxIRCgllcnJvcnNfNW0YBiABKANCFgoUX3A5OV9sYXRlbmN5X3NlY29uZHNCDQoLX2Vycm9yX3JhdGUiTgoOTW9kZWxEYXNoYm9hcmQSDQoFbW9kZWwYASABKAkSLQoHZmlndXJlcxgCIAEoCzIcLm1ldHJpY3MudjEuRGFzaGJvYXJkRmlndXJlcyLKAQoUR2V0RGFzaGJvYXJkUmVzcG9uc2USKwoFdG90YWwYASABKAsyHC5tZXRyaWNzLnYxLkRhc2hib2FyZEZpZ3VyZXMSKgoGbW9kZWxzGAIgAygLMhoubWV0cmljcy52MS5Nb2RlbERhc2hib2FyZBIpCgVhc19vZhgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmVwbGljYXMYBCABKAUSHAoUcmVwbGljYXNfdW5yZWFjaGFibGUYBSABKAUiEwoRR2V0V2luZG93c1JlcXVlc3QikwEKC01vZGVsV2luZG93Eg0KBW1vZGVsGAEgASgJEhMKC3JlcXVlc3RzXzFtGAIgASgDEhMKC3JlcXVlc3RzXzVtGAMgASgDEhEKCWVycm9yc181bRgEIAEoAxIgChhsYXRlbmN5X2J1Y2tldF9jb3VudHNfNW0YBSADKAMSFgoOY29zdF9uYW5vc18yNGgYBiABKAMicQoSR2V0V2luZG93c1Jlc3BvbnNlEhMKC2luc3RhbmNlX2lkGAEgASgJEh0KFWxhdGVuY3lfYnVja2V0X2JvdW5kcxgCIAMoARInCgZtb2RlbHMYAyADKAsyFy5tZXRyaWNzLnYxLk1vZGVsV2luZG93MtADCg5NZXRyaWNzU2VydmljZRJgChFSZWNvcmRPYnNlcnZhdGlvbhIkLm1ldHJpY3MudjEuUmVjb3JkT2JzZXJ2YXRpb25SZXF1ZXN0GiUubWV0cmljcy52MS5SZWNvcmRPYnNlcnZhdGlvblJlc3BvbnNlEmMKElJlY29yZE9ic2VydmF0aW9ucxIlLm1ldHJpY3MudjEuUmVjb3JkT2JzZXJ2YXRpb25zUmVxdWVzdBomLm1ldHJpY3MudjEuUmVjb3JkT2JzZXJ2YXRpb25zUmVzcG9uc2USVwoOU3VibWl0RmVlZGJhY2sSIS5tZXRyaWNzLnYxLlN1Ym1pdEZlZWRiYWNrUmVxdWVzdBoiLm1ldHJpY3MudjEuU3VibWl0RmVlZGJhY2tSZXNwb25zZRJRCgxHZXREYXNoYm9hcmQSHy5tZXRyaWNzLnYxLkdldERhc2hib2FyZFJlcXVlc3QaIC5tZXRyaWNzLnYxLkdldERhc2hib2FyZFJlc3BvbnNlEksKCkdldFdpbmRvd3MSHS5tZXRyaWNzLnYxLkdldFdpbmRvd3NSZXF1ZXN0Gh4ubWV0cmljcy52MS5HZXRXaW5kb3dzUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_chat, file_common_v1_money, file_google_protobuf_timestamp]);
 
 /**
  * GuardrailCount is one verdict reduced to bounded labels.
@@ -162,6 +162,44 @@ export const RecordObservationResponseSchema: GenMessage<RecordObservationRespon
   messageDesc(file_metrics_v1_metrics, 3);
 
 /**
+ * @generated from message metrics.v1.RecordObservationsRequest
+ */
+export type RecordObservationsRequest = Message<"metrics.v1.RecordObservationsRequest"> & {
+  /**
+   * Counted in order; empty is allowed and changes nothing.
+   *
+   * @generated from field: repeated metrics.v1.Observation observations = 1;
+   */
+  observations: Observation[];
+};
+
+/**
+ * Describes the message metrics.v1.RecordObservationsRequest.
+ * Use `create(RecordObservationsRequestSchema)` to create a new message.
+ */
+export const RecordObservationsRequestSchema: GenMessage<RecordObservationsRequest> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 4);
+
+/**
+ * @generated from message metrics.v1.RecordObservationsResponse
+ */
+export type RecordObservationsResponse = Message<"metrics.v1.RecordObservationsResponse"> & {
+  /**
+   * How many observations were counted: all of them.
+   *
+   * @generated from field: int32 recorded = 1;
+   */
+  recorded: number;
+};
+
+/**
+ * Describes the message metrics.v1.RecordObservationsResponse.
+ * Use `create(RecordObservationsResponseSchema)` to create a new message.
+ */
+export const RecordObservationsResponseSchema: GenMessage<RecordObservationsResponse> = /*@__PURE__*/
+  messageDesc(file_metrics_v1_metrics, 5);
+
+/**
  * @generated from message metrics.v1.SubmitFeedbackRequest
  */
 export type SubmitFeedbackRequest = Message<"metrics.v1.SubmitFeedbackRequest"> & {
@@ -207,7 +245,7 @@ export type SubmitFeedbackRequest = Message<"metrics.v1.SubmitFeedbackRequest"> 
  * Use `create(SubmitFeedbackRequestSchema)` to create a new message.
  */
 export const SubmitFeedbackRequestSchema: GenMessage<SubmitFeedbackRequest> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 4);
+  messageDesc(file_metrics_v1_metrics, 6);
 
 /**
  * @generated from message metrics.v1.SubmitFeedbackResponse
@@ -233,7 +271,7 @@ export type SubmitFeedbackResponse = Message<"metrics.v1.SubmitFeedbackResponse"
  * Use `create(SubmitFeedbackResponseSchema)` to create a new message.
  */
 export const SubmitFeedbackResponseSchema: GenMessage<SubmitFeedbackResponse> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 5);
+  messageDesc(file_metrics_v1_metrics, 7);
 
 /**
  * @generated from message metrics.v1.GetDashboardRequest
@@ -252,7 +290,7 @@ export type GetDashboardRequest = Message<"metrics.v1.GetDashboardRequest"> & {
  * Use `create(GetDashboardRequestSchema)` to create a new message.
  */
 export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 6);
+  messageDesc(file_metrics_v1_metrics, 8);
 
 /**
  * DashboardFigures are the design's four figures over sliding windows ending now.
@@ -307,7 +345,7 @@ export type DashboardFigures = Message<"metrics.v1.DashboardFigures"> & {
  * Use `create(DashboardFiguresSchema)` to create a new message.
  */
 export const DashboardFiguresSchema: GenMessage<DashboardFigures> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 7);
+  messageDesc(file_metrics_v1_metrics, 9);
 
 /**
  * ModelDashboard is one model's figures ("none" for requests that reached no model).
@@ -331,7 +369,7 @@ export type ModelDashboard = Message<"metrics.v1.ModelDashboard"> & {
  * Use `create(ModelDashboardSchema)` to create a new message.
  */
 export const ModelDashboardSchema: GenMessage<ModelDashboard> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 8);
+  messageDesc(file_metrics_v1_metrics, 10);
 
 /**
  * @generated from message metrics.v1.GetDashboardResponse
@@ -376,7 +414,7 @@ export type GetDashboardResponse = Message<"metrics.v1.GetDashboardResponse"> & 
  * Use `create(GetDashboardResponseSchema)` to create a new message.
  */
 export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 9);
+  messageDesc(file_metrics_v1_metrics, 11);
 
 /**
  * @generated from message metrics.v1.GetWindowsRequest
@@ -389,7 +427,7 @@ export type GetWindowsRequest = Message<"metrics.v1.GetWindowsRequest"> & {
  * Use `create(GetWindowsRequestSchema)` to create a new message.
  */
 export const GetWindowsRequestSchema: GenMessage<GetWindowsRequest> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 10);
+  messageDesc(file_metrics_v1_metrics, 12);
 
 /**
  * ModelWindow is one model's raw counts over the dashboard's windows; sums of these over
@@ -437,7 +475,7 @@ export type ModelWindow = Message<"metrics.v1.ModelWindow"> & {
  * Use `create(ModelWindowSchema)` to create a new message.
  */
 export const ModelWindowSchema: GenMessage<ModelWindow> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 11);
+  messageDesc(file_metrics_v1_metrics, 13);
 
 /**
  * @generated from message metrics.v1.GetWindowsResponse
@@ -466,7 +504,7 @@ export type GetWindowsResponse = Message<"metrics.v1.GetWindowsResponse"> & {
  * Use `create(GetWindowsResponseSchema)` to create a new message.
  */
 export const GetWindowsResponseSchema: GenMessage<GetWindowsResponse> = /*@__PURE__*/
-  messageDesc(file_metrics_v1_metrics, 12);
+  messageDesc(file_metrics_v1_metrics, 14);
 
 /**
  * MetricsService turns request observations into Prometheus metrics, takes quality feedback
@@ -484,6 +522,18 @@ export const MetricsService: GenService<{
     methodKind: "unary";
     input: typeof RecordObservationRequestSchema;
     output: typeof RecordObservationResponseSchema;
+  },
+  /**
+   * RecordObservations counts a batch of finished requests, each exactly as RecordObservation
+   * counts one. The gateway buffers its observations for a few milliseconds and sends them
+   * this way: one call per batch instead of one per request.
+   *
+   * @generated from rpc metrics.v1.MetricsService.RecordObservations
+   */
+  recordObservations: {
+    methodKind: "unary";
+    input: typeof RecordObservationsRequestSchema;
+    output: typeof RecordObservationsResponseSchema;
   },
   /**
    * SubmitFeedback scores one answered request (0 worst, 1 best) into ai_quality_score by the
