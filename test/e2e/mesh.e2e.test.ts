@@ -354,7 +354,7 @@ describe("the mesh over real Postgres and Redis", () => {
     ).toBeGreaterThanOrEqual(requestsBefore + 1);
   });
 
-  it("puts the request's hops in one trace and links the metrics batch to it", async () => {
+  it("puts all five services in one trace with correct parent links", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const callerSpanId = "00f067aa0ba902b7";
     const res = await fetch(`${mesh.gatewayUrl}/v1/messages`, {
@@ -385,7 +385,8 @@ describe("the mesh over real Postgres and Redis", () => {
         hops.every(
           ([service, name]) =>
             names.includes(`${service} ${name}`) && names.includes(`gateway ${name}`),
-        ) && names.includes("gateway POST /v1/messages")
+        ) && names.includes("gateway POST /v1/messages") &&
+        names.includes("metrics record metrics observation")
       );
     }, 15_000);
     const spans = otlp.spans.filter((s) => s.traceId === traceId);
@@ -409,8 +410,11 @@ describe("the mesh over real Postgres and Redis", () => {
     const verdicts = root.events.filter((e) => e.name === "mesh.guardrail.verdict");
     expect(verdicts.map((e) => e.attributes["mesh.guardrail.stage"])).toContain("input");
     expect(new Set(spans.map((s) => s.service))).toEqual(
-      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger"]),
+      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger", "metrics"]),
     );
+    // The observation travels in a batch, and is recorded under the request's own span.
+    const observation = spans.find((s) => s.name === "record metrics observation");
+    expect(observation).toMatchObject({ service: "metrics", kind: 5, parentSpanId: root.spanId });
     for (const [service, name] of hops) {
       const span = server(service, name);
       const client = parentOf(span);
@@ -418,8 +422,7 @@ describe("the mesh over real Postgres and Redis", () => {
       expect(client && parentOf(client)?.spanId, `${name} grandparent`).toBe(root.spanId);
     }
 
-    // Observations go to the metrics service in batches, each batch a trace of its own that
-    // links to every request it carries.
+    // The batch's call is a trace of its own that links to every request it carries.
     const observed = "metrics.v1.MetricsService/RecordObservations";
     const batch = () =>
       otlp.spans.find(

@@ -23,6 +23,7 @@ const VERSION = "7.7.7-trace";
 const ENVIRONMENT = "trace-test";
 const SERVER = 2;
 const CLIENT = 3;
+const CONSUMER = 5;
 const ERROR = 2;
 // The SDK anchors each span's times to Date.now() when it starts, so ends of different spans
 // compare to within about a millisecond, not exactly.
@@ -157,6 +158,7 @@ describe("traces through the mesh", () => {
     await waitForTrace(caller.traceId, [
       ["gateway", "POST /v1/messages"],
       ["orchestrator", "chat claude-sonnet-4"],
+      ["metrics", "record metrics observation"],
       // Each hop twice: the callee's SERVER span and the gateway's CLIENT span, which ends
       // (and is exported) last for the calls made after the answer was sent.
       ...HOPS.flatMap(([service, name]): [string, string][] => [
@@ -185,7 +187,12 @@ describe("traces through the mesh", () => {
       expect(client && t.parentOf(client)?.spanId, name).toBe(root.spanId);
     }
 
-    // The metrics observation leaves in a batch: a trace of its own, linked to the request.
+    // The metrics observation leaves in a batch and is recorded under the request's span...
+    const observed = t.find("metrics", "record metrics observation", CONSUMER);
+    expect(observed.parentSpanId).toBe(root.spanId);
+    expect(observed.attributes["mesh.request_id"]).toBe(requestId);
+
+    // ...while the batch's call is a trace of its own, linked to every request it carries.
     await receiver.waitFor("the metrics batch that carried the request", (all) => {
       const traceId = batchCarrying(root)?.traceId;
       return all.some((s) => s.traceId === traceId && s.service === "metrics" && s.kind === SERVER);
@@ -232,7 +239,7 @@ describe("traces through the mesh", () => {
 
     // Service name, version and environment come from config, on every span.
     expect(new Set(t.spans.map((s) => s.service))).toEqual(
-      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger"]),
+      new Set(["gateway", "guardrails", "orchestrator", "cost-ledger", "metrics"]),
     );
     for (const s of [...t.spans, ...b.spans]) {
       expect(s.resource["service.version"], `${s.service} ${s.name}`).toBe(VERSION);

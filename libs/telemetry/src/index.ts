@@ -70,3 +70,5 @@ function writeDiag(level: string, msg: string, args: unknown[]): void {
   const detail = args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
   process.stderr.write(`${JSON.stringify({ level, source: "otel", msg, detail })}\n`);
 }
+
+export { activeTraceparent, startConsumerSpan } from "./queued-work.js";

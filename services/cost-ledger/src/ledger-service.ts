@@ -11,6 +11,8 @@ import {
 import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
 import { GrpcStatus, RpcError, type ServiceImpl } from "@mesh/rpc";
+import { startConsumerSpan } from "@mesh/telemetry";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type pg from "pg";
 import type { BudgetDirectory } from "./budget-directory.js";
 import type {
@@ -109,12 +111,23 @@ export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostL
 
     async recordUsage(req) {
       const row = usageRowFromRecord(req.record);
+      // Sent late (after an outage, from the outbox's backlog) the call is not in the request's
+      // trace; the record still is, through the traceparent it carries.
+      const late = req.record && outsideCurrentTrace(req.record.traceparent);
+      const span = late ? recordSpan(row.requestId, req.record?.traceparent ?? "") : undefined;
 
-      return guard("record usage", { requestId: row.requestId }, async () => {
-        const { duplicate } = await writer.write(row);
-        if (duplicate) logger.info({ requestId: row.requestId }, "usage already recorded");
-        return { duplicate };
-      });
+      try {
+        return await guard("record usage", { requestId: row.requestId }, async () => {
+          const { duplicate } = await writer.write(row);
+          if (duplicate) logger.info({ requestId: row.requestId }, "usage already recorded");
+          return { duplicate };
+        });
+      } catch (err) {
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+        throw err;
+      } finally {
+        span?.end();
+      }
     },
 
     async recordUsageBatch(req) {
@@ -138,9 +151,21 @@ export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostL
       });
 
       // Written together, the writer puts them in one INSERT. Every write settles before the
-      // call answers, so a failed one never leaves the caller unsure about the others.
+      // call answers, so a failed one never leaves the caller unsure about the others. Each
+      // record is written in a span of its own request's trace: the batch belongs to none.
       const writes = await Promise.allSettled(
-        rows.map((r) => (r.row ? writer.write(r.row) : Promise.resolve(undefined))),
+        rows.map(async (r, i) => {
+          if (!r.row) return undefined;
+          const span = recordSpan(r.row.requestId, req.records[i]?.traceparent ?? "");
+          try {
+            return await writer.write(r.row);
+          } catch (err) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+            throw err;
+          } finally {
+            span.end();
+          }
+        }),
       );
       const failed = writes.find((w) => w.status === "rejected");
       if (failed) {
@@ -514,4 +539,18 @@ function invalid(message: string): RpcError {
 
 function invalidBudget(message: string): RpcError {
   return new RpcError(GrpcStatus.INVALID_ARGUMENT, message, "invalid_budget");
+}
+
+const tracer = trace.getTracer("cost-ledger");
+
+/** A span for one usage record under the request span that queued it. */
+function recordSpan(requestId: string, traceparent: string) {
+  return startConsumerSpan(tracer, "record usage", traceparent, { "mesh.request_id": requestId });
+}
+
+/** True when the traceparent names a trace other than the one this call runs in. */
+function outsideCurrentTrace(traceparent: string): boolean {
+  const traceId = traceparent.split("-")[1];
+  if (!traceId) return false;
+  return trace.getActiveSpan()?.spanContext().traceId !== traceId;
 }

@@ -62,4 +62,37 @@ describe("cost ledger tracing", () => {
     expect(parentOf(batch)).toBe(server?.spanContext().spanId);
     expect(parentOf(query)).toBe(batch?.spanContext().spanId);
   });
+
+  it("records each batched row in a span of the request that queued it", async () => {
+    const requests = ["4bf92f3577b34da6a3ce929d0e0e4736", "0af7651916cd43dd8448eb211c80319c"];
+    const parents = ["00f067aa0ba902b7", "b7ad6b7169203331"];
+    const records = requests.map((traceId, i) =>
+      kit.sampleRecord({
+        requestId: `traced-${traceId}`,
+        traceparent: `00-${traceId}-${parents[i]}-01`,
+      }),
+    );
+
+    await ledger.client.recordUsageBatch({ records });
+
+    for (const [i, traceId] of requests.entries()) {
+      const spans = ended.filter((s) => s.spanContext().traceId === traceId);
+      expect(spans.map((s) => [s.name, s.kind, s.parentSpanContext?.spanId])).toEqual([
+        ["record usage", SpanKind.CONSUMER, parents[i]],
+      ]);
+      expect(spans[0]?.attributes["mesh.request_id"]).toBe(`traced-${traceId}`);
+    }
+  });
+
+  it("gives a record sent late, outside its request's trace, a span in that trace", async () => {
+    const traceId = "5bf92f3577b34da6a3ce929d0e0e4737";
+    const record = kit.sampleRecord({ traceparent: `00-${traceId}-10f067aa0ba902b8-01` });
+
+    await ledger.client.recordUsage({ record });
+
+    const spans = ended.filter((s) => s.spanContext().traceId === traceId);
+    expect(spans.map((s) => [s.name, s.kind, s.parentSpanContext?.spanId])).toEqual([
+      ["record usage", SpanKind.CONSUMER, "10f067aa0ba902b8"],
+    ]);
+  });
 });

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ObservationSchema } from "@mesh/contracts/metrics/v1/metrics_pb";
+import { activeTraceparent } from "@mesh/telemetry";
 import { ROOT_CONTEXT, SpanStatusCode, trace, type Link } from "@opentelemetry/api";
 
 /** One finished request for the metrics service, as a message or a plain object literal. */
@@ -83,7 +84,8 @@ export function createObservationBatcher(options: ObservationBatcherOptions): Ob
 
   return {
     add(observation) {
-      batch.push(observation);
+      // The metrics service records it in a span of the request's trace (see Observation).
+      batch.push({ ...observation, traceparent: activeTraceparent() });
       const request = trace.getActiveSpan()?.spanContext();
       if (request) links.push({ context: request });
 

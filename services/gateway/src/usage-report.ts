@@ -10,6 +10,7 @@ import { type CostLedgerService, UsageStatus } from "@mesh/contracts/ledger/v1/l
 import type { MetricsService } from "@mesh/contracts/metrics/v1/metrics_pb";
 import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
+import { activeTraceparent } from "@mesh/telemetry";
 import { createUsageOutbox, type UsageOutbox, type UsageOutboxOptions } from "@mesh/outbox";
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
 
@@ -140,6 +141,7 @@ export function createUsageReporter(
       endpoint: request.endpoint,
       reservationId: result?.reservationId ?? "",
       prices: cacheHit ? undefined : result?.prices,
+      traceparent: activeTraceparent(),
     });
     ledgerWrite.catch((err: unknown) => {
       // Only a failed disk write or a closed outbox (a request finishing after shutdown) land

@@ -16,6 +16,8 @@ import {
 } from "@mesh/contracts/metrics/v1/metrics_pb";
 import type { Logger } from "@mesh/logging";
 import { GrpcStatus, registerService, RpcError, type ServiceRegistration } from "@mesh/rpc";
+import { startConsumerSpan } from "@mesh/telemetry";
+import { trace } from "@opentelemetry/api";
 import { createDashboardWindows, figuresOf, mergeWindows } from "./dashboard.js";
 import { LATENCY_BUCKETS, type MeshMetrics } from "./mesh-metrics.js";
 import type { Peers } from "./peers.js";
@@ -26,6 +28,7 @@ export const MAX_COMMENT_LENGTH = 4_096;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PEER_TIMEOUT_MS = 2_000;
+const tracer = trace.getTracer("metrics");
 
 export interface MetricsServiceDeps {
   metrics: MeshMetrics;
@@ -156,7 +159,14 @@ export function createMetricsService(deps: MetricsServiceDeps): MetricsServiceIm
     },
 
     async recordObservations(req) {
-      for (const o of req.observations) observe(o);
+      for (const o of req.observations) {
+        // Each observation is recorded in a span of its request's trace, not only the batch's.
+        const span = startConsumerSpan(tracer, "record metrics observation", o.traceparent, {
+          "mesh.request_id": o.requestId,
+        });
+        observe(o);
+        span.end();
+      }
       return { recorded: req.observations.length };
     },
 
