@@ -92,25 +92,94 @@ export function rewriteInput(
   const outMessages = [...messages];
   if (rewrites.size === 0) return { system: outSystem, messages: outMessages };
 
-  const copied = new Set<Message>();
+  // A message is copied once, with all its new texts; messages in the order of first edit.
+  const edits = new Map<number, [TextLocation, string][]>();
   for (const [index, text] of rewrites) {
     const { location } = segments[index] as Segment;
     if (location.part === "system") {
-      const block = clone(TextBlockSchema, outSystem[location.blockIndex] as TextBlock);
-      block.text = text;
-      outSystem[location.blockIndex] = block;
+      const block = outSystem[location.blockIndex] as TextBlock;
+      const source = isWellFormed(block.text) ? { ...block, text: "" } : block;
+      const copy = clone(TextBlockSchema, source);
+      copy.text = text;
+      outSystem[location.blockIndex] = copy;
       continue;
     }
 
-    let message = outMessages[location.messageIndex] as Message;
-    if (!copied.has(message)) {
-      message = clone(MessageSchema, message);
-      copied.add(message);
-      outMessages[location.messageIndex] = message;
-    }
-    setBlockText(message.content[location.blockIndex] as ContentBlock, location, text);
+    const list = edits.get(location.messageIndex) ?? [];
+    list.push([location, text]);
+    edits.set(location.messageIndex, list);
+  }
+
+  for (const [messageIndex, list] of edits) {
+    outMessages[messageIndex] = copyWithTexts(outMessages[messageIndex] as Message, list);
   }
   return { system: outSystem, messages: outMessages };
+}
+
+/**
+ * A deep copy of a message with new texts at some of its blocks. The texts to be replaced
+ * are blanked in a shallow copy before cloning: clone() checks every string it copies, for a
+ * long text a check that costs more than the rest of the copy, and they are overwritten. A
+ * text that check would reject takes the plain path, so clone() still throws as it did.
+ */
+function copyWithTexts(message: Message, edits: readonly [TextLocation, string][]): Message {
+  const plain = edits.some(([location]) => {
+    const block = message.content[location.blockIndex];
+    return block !== undefined && !isWellFormed(blockText(block, location));
+  });
+  let source = message;
+  if (!plain) {
+    const content = [...message.content];
+    for (const [location] of edits) {
+      const block = content[location.blockIndex];
+      if (block) content[location.blockIndex] = withBlankText(block, location);
+    }
+    source = { ...message, content };
+  }
+
+  const copy = clone(MessageSchema, source);
+  for (const [location, text] of edits) {
+    setBlockText(copy.content[location.blockIndex] as ContentBlock, location, text);
+  }
+  return copy;
+}
+
+/** A copy of a block with "" at the text of `location`, sharing everything else. */
+function withBlankText(block: ContentBlock, location: TextLocation): ContentBlock {
+  const { block: value } = block;
+  switch (value.case) {
+    case "text":
+      return { ...block, block: { case: "text", value: { ...value.value, text: "" } } };
+    case "toolUse":
+      return { ...block, block: { case: "toolUse", value: { ...value.value, inputJson: "" } } };
+    case "toolResult": {
+      const content = [...value.value.content];
+      const inner = content[location.innerIndex];
+      if (inner) content[location.innerIndex] = { ...inner, text: "" };
+      return { ...block, block: { case: "toolResult", value: { ...value.value, content } } };
+    }
+    default:
+      return block;
+  }
+}
+
+function blockText(block: ContentBlock, location: TextLocation): string {
+  switch (block.block.case) {
+    case "text":
+      return block.block.value.text;
+    case "toolUse":
+      return block.block.value.inputJson;
+    case "toolResult":
+      return block.block.value.content[location.innerIndex]?.text ?? "";
+    default:
+      return "";
+  }
+}
+
+// No lone surrogates: what clone() checks of a string (String.prototype.isWellFormed, which
+// the ES2023 lib this package compiles against does not declare).
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 /** Returns an answer's content with rewritten texts put back; the input is not mutated. */

@@ -7,6 +7,7 @@
  * match can be reported in the original's offsets without ever splitting a character.
  */
 
+import { codeUnits } from "./runs.js";
 import { vocabularyOf, type Vocabulary } from "./vocabulary.js";
 
 /** A folded copy of a text and, per folded character, its range in the original. */
@@ -26,8 +27,8 @@ export interface PreparedText {
 
 /** Folds a text and lists its words; checks share the result instead of folding again. */
 export function prepareText(text: string): PreparedText {
-  const folded = foldForMatching(text);
-  return { folded, vocab: vocabularyOf(folded.text) };
+  const { folded, units } = build(text, foldCache, true);
+  return { folded, vocab: vocabularyOf(folded.text, units) };
 }
 
 /** Maps a range of folded text back to the original text's UTF-16 range. */
@@ -103,7 +104,7 @@ function isLetter(code: number): boolean {
  * leetspeak read as letters.
  */
 export function foldForMatching(text: string): NormalizedText {
-  return build(text, foldCache, true);
+  return build(text, foldCache, true).folded;
 }
 
 /**
@@ -111,7 +112,7 @@ export function foldForMatching(text: string): NormalizedText {
  * mapping or leetspeak, so Cyrillic, CJK and other scripts keep their letters.
  */
 export function foldPlain(text: string): NormalizedText {
-  return build(text, plainCache, false);
+  return build(text, plainCache, false).folded;
 }
 
 // What each ASCII character folds to, as a char code; DROP and JOIN are markers.
@@ -128,44 +129,126 @@ const ASCII_FOLD = Uint16Array.from({ length: 128 }, (_, code) => {
   return ch.toLowerCase().charCodeAt(0);
 });
 
+// Working arrays of build, reused from call to call; results are copied out of them. Texts
+// longer than this get arrays of their own, so one huge text does not stay in memory.
+const SCRATCH_LIMIT = 65_536;
+let scratchUnits: Uint16Array = new Uint16Array(4096);
+let scratchStarts: Int32Array = new Int32Array(4096);
+let scratchEnds: Int32Array = new Int32Array(4096);
+
 /**
- * Folds text into UTF-16 units, remembering each unit's original range. One tight loop: the
- * ASCII path touches only typed arrays; other characters go through the cached foldChar.
+ * Folds text into UTF-16 units, remembering each unit's original range. One tight loop over
+ * local variables: the ASCII path touches only typed arrays; other characters go through the
+ * cached foldChar. Returns the folded units too (folded.text as an array, valid until the
+ * next call), for the vocabulary pass.
  */
-function build(text: string, cache: Map<string, string>, latin: boolean): NormalizedText {
-  let capacity = text.length + 16;
-  let units = new Uint16Array(capacity);
-  let starts = new Int32Array(capacity);
-  let ends = new Int32Array(capacity);
+function build(
+  text: string,
+  cache: Map<string, string>,
+  latin: boolean,
+): { folded: NormalizedText; units: Uint16Array } {
+  const length = text.length;
+  let units = scratchUnits;
+  let starts = scratchStarts;
+  let ends = scratchEnds;
+  if (length + 16 > units.length) {
+    const size = length + 16 <= SCRATCH_LIMIT ? SCRATCH_LIMIT : length + 16;
+    units = new Uint16Array(size);
+    starts = new Int32Array(size);
+    ends = new Int32Array(size);
+    if (size === SCRATCH_LIMIT) [scratchUnits, scratchStarts, scratchEnds] = [units, starts, ends];
+  }
+
+  // foldChar scans nothing with codeUnits, so the input stays this text's.
+  const input = codeUnits(text);
   let n = 0;
   // Where a run of joiners began, and whether a letter came before it.
   let joinerAt = -1;
   let joinerAfterLetter = false;
+  // The folding of a non-ASCII character, emitted unit by unit, and where it came from.
+  let pending = "";
+  let pendingAt = 0;
+  let sourceStart = 0;
+  let sourceEnd = 0;
+  let i = 0;
 
-  const grow = () => {
-    capacity = capacity * 2 + 16;
-    const u = new Uint16Array(capacity);
-    const s = new Int32Array(capacity);
-    const e = new Int32Array(capacity);
-    u.set(units);
-    s.set(starts);
-    e.set(ends);
-    units = u;
-    starts = s;
-    ends = e;
-  };
+  for (;;) {
+    // The common case first: ASCII characters with no joiner pending, at most one unit each.
+    if (joinerAt < 0 && pendingAt >= pending.length) {
+      foldAsciiRun(input, i, Math.min(length, i + (units.length - n)), units, starts, ends, n);
+      i = RUN[0] as number;
+      n = RUN[1] as number;
+    }
 
-  // Appends one folded unit that came from text[start, end).
-  const emit = (unit: number, start: number, end: number) => {
+    let unit: number;
+    if (pendingAt < pending.length) {
+      unit = pending.charCodeAt(pendingAt);
+      pendingAt += 1;
+    } else if (i >= length) {
+      break;
+    } else {
+      const code = input[i] as number;
+      if (code < 128) {
+        const folded = ASCII_FOLD[code] as number;
+        if (folded === JOIN) {
+          if (joinerAt < 0) {
+            joinerAt = i;
+            joinerAfterLetter = n > 0 && isLetter(units[n - 1] as number);
+          }
+          i += 1;
+          continue;
+        }
+        if (folded === DROP) {
+          i += 1;
+          continue;
+        }
+        if (joinerAt < 0 && folded !== SPACE && folded !== NEWLINE) {
+          // The common case: a visible ASCII character after a non-joiner.
+          if (n === units.length) {
+            [units, starts, ends] = [largerU16(units), largerI32(starts), largerI32(ends)];
+          }
+          units[n] = folded;
+          starts[n] = i;
+          ends[n] = i + 1;
+          n += 1;
+          i += 1;
+          continue;
+        }
+        unit = folded;
+        sourceStart = i;
+        sourceEnd = i + 1;
+        i += 1;
+      } else {
+        const width = code >= 0xd800 && code <= 0xdbff && i + 1 < length ? 2 : 1;
+        const ch = width === 2 ? text.slice(i, i + 2) : (text[i] as string);
+        if (JOINERS.has(ch)) {
+          if (joinerAt < 0) {
+            joinerAt = i;
+            joinerAfterLetter = n > 0 && isLetter(units[n - 1] as number);
+          }
+        } else {
+          pending = foldChar(ch, cache, latin);
+          pendingAt = 0;
+          sourceStart = i;
+          sourceEnd = i + width;
+        }
+        i += width;
+        continue;
+      }
+    }
+
+    // Appends one folded unit that came from text[sourceStart, sourceEnd).
     const space = unit === SPACE || unit === NEWLINE;
     if (joinerAt >= 0) {
       // A joiner between two letters vanishes; anywhere else it reads as a space.
       if (!joinerAfterLetter || space || !isLetter(unit)) {
         if (n > 0 && units[n - 1] !== SPACE && units[n - 1] !== NEWLINE) {
-          if (n === capacity) grow();
+          if (n === units.length) {
+            [units, starts, ends] = [largerU16(units), largerI32(starts), largerI32(ends)];
+          }
           units[n] = SPACE;
           starts[n] = joinerAt;
-          ends[n] = start;
+          ends[n] = sourceStart;
           n += 1;
         }
       }
@@ -173,73 +256,108 @@ function build(text: string, cache: Map<string, string>, latin: boolean): Normal
     }
 
     if (space) {
-      if (n === 0) return;
+      if (n === 0) continue;
       const last = units[n - 1];
       if (last === SPACE || last === NEWLINE) {
         // A run of whitespace keeps one character; a line break wins over a space.
         if (unit === NEWLINE) units[n - 1] = NEWLINE;
-        ends[n - 1] = end;
-        return;
+        ends[n - 1] = sourceEnd;
+        continue;
       }
     }
-    if (n === capacity) grow();
+    if (n === units.length) {
+      [units, starts, ends] = [largerU16(units), largerI32(starts), largerI32(ends)];
+    }
     units[n] = unit;
-    starts[n] = start;
-    ends[n] = end;
+    starts[n] = sourceStart;
+    ends[n] = sourceEnd;
     n += 1;
-  };
-
-  for (let i = 0; i < text.length; ) {
-    const code = text.charCodeAt(i);
-    if (code < 128) {
-      const folded = ASCII_FOLD[code] as number;
-      if (folded === JOIN) {
-        if (joinerAt < 0) {
-          joinerAt = i;
-          joinerAfterLetter = n > 0 && isLetter(units[n - 1] as number);
-        }
-      } else if (folded !== DROP) {
-        if (joinerAt < 0 && folded !== SPACE && folded !== NEWLINE) {
-          // The common case: a visible ASCII character after a non-joiner.
-          if (n === capacity) grow();
-          units[n] = folded;
-          starts[n] = i;
-          ends[n] = i + 1;
-          n += 1;
-        } else {
-          emit(folded, i, i + 1);
-        }
-      }
-      i += 1;
-      continue;
-    }
-
-    const width = code >= 0xd800 && code <= 0xdbff && i + 1 < text.length ? 2 : 1;
-    const ch = width === 2 ? text.slice(i, i + 2) : (text[i] as string);
-    if (JOINERS.has(ch)) {
-      if (joinerAt < 0) {
-        joinerAt = i;
-        joinerAfterLetter = n > 0 && isLetter(units[n - 1] as number);
-      }
-    } else {
-      const folded = foldChar(ch, cache, latin);
-      for (let u = 0; u < folded.length; u += 1) emit(folded.charCodeAt(u), i, i + width);
-    }
-    i += width;
   }
 
   if (n > 0 && (units[n - 1] === SPACE || units[n - 1] === NEWLINE)) n -= 1;
 
   const out = units.subarray(0, n);
   if (latin) readLeetspeak(out);
-  return {
+  // Both offset maps in one allocation.
+  const offsets = new Int32Array(2 * n);
+  offsets.set(starts.subarray(0, n));
+  offsets.set(ends.subarray(0, n), n);
+  const folded = {
     text: unitsToString(out),
-    origStart: starts.subarray(0, n),
-    origEnd: ends.subarray(0, n),
+    origStart: offsets.subarray(0, n),
+    origEnd: offsets.subarray(n, 2 * n),
   };
+  return { folded, units: out };
 }
 
+// Where foldAsciiRun stopped: [input offset, folded units so far].
+const RUN = new Int32Array(2);
+
+/**
+ * Folds ASCII characters from input[from] on while they need no joiner or Unicode handling:
+ * visible characters map through ASCII_FOLD, whitespace runs collapse as in build. Stops
+ * at `limit`, a joiner, a control character or a non-ASCII unit; leaves where in RUN.
+ */
+function foldAsciiRun(
+  input: Uint16Array,
+  from: number,
+  limit: number,
+  units: Uint16Array,
+  starts: Int32Array,
+  ends: Int32Array,
+  count: number,
+): void {
+  let i = from;
+  let n = count;
+  while (i < limit) {
+    const code = input[i] as number;
+    if (code >= 128) break;
+    const folded = ASCII_FOLD[code] as number;
+    if (folded <= JOIN) break;
+    if (folded === SPACE || folded === NEWLINE) {
+      if (n === 0) {
+        i += 1;
+        continue;
+      }
+      const last = units[n - 1];
+      if (last === SPACE || last === NEWLINE) {
+        // A run of whitespace keeps one character; a line break wins over a space.
+        if (folded === NEWLINE) units[n - 1] = NEWLINE;
+        ends[n - 1] = i + 1;
+        i += 1;
+        continue;
+      }
+    }
+    units[n] = folded;
+    starts[n] = i;
+    ends[n] = i + 1;
+    n += 1;
+    i += 1;
+  }
+  RUN[0] = i;
+  RUN[1] = n;
+}
+
+function largerU16(array: Uint16Array): Uint16Array {
+  const bigger = new Uint16Array(array.length * 2 + 16);
+  bigger.set(array);
+  return bigger;
+}
+
+function largerI32(array: Int32Array): Int32Array {
+  const bigger = new Int32Array(array.length * 2 + 16);
+  bigger.set(array);
+  return bigger;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// Node's UTF-16 decoding copies the units as they are (lone surrogates too) and costs a
+// fraction of String.fromCharCode over an argument list.
 function unitsToString(units: Uint16Array): string {
+  if (LITTLE_ENDIAN) {
+    return Buffer.from(units.buffer, units.byteOffset, units.byteLength).toString("utf16le");
+  }
   let out = "";
   for (let i = 0; i < units.length; i += 8192) {
     out += String.fromCharCode.apply(null, units.subarray(i, i + 8192) as unknown as number[]);
@@ -249,9 +367,11 @@ function unitsToString(units: Uint16Array): string {
 
 /** Rewrites leetspeak characters in place when they sit inside a word with other letters. */
 function readLeetspeak(units: Uint16Array): void {
+  const n = units.length;
   let i = 0;
-  while (i < units.length) {
-    if (!isWordUnit(units[i] as number)) {
+  while (i < n) {
+    const first = units[i] as number;
+    if (first >= 128 || WORD_CLASS[first] === 0) {
       i += 1;
       continue;
     }
@@ -259,23 +379,26 @@ function readLeetspeak(units: Uint16Array): void {
     let j = i;
     let letters = 0;
     let leet = 0;
-    while (j < units.length && isWordUnit(units[j] as number)) {
+    while (j < n) {
       const c = units[j] as number;
-      if (c >= 97 && c <= 122) letters += 1;
-      else if (LEET_CODES[c] !== 0) leet += 1;
+      const kind = c < 128 ? (WORD_CLASS[c] as number) : 0;
+      if (kind === 0) break;
+      if (kind === LETTER) letters += 1;
+      else if ((kind & LEET_SYMBOL) !== 0) leet += 1;
       j += 1;
     }
 
-    // Symbols at a word's edge are punctuation ("stop!"), digits alone are numbers.
-    let end = j;
-    while (end > i && !isAlnum(units[end - 1] as number)) end -= 1;
     if (leet > 0 && letters >= 1 && j - i >= 3) {
+      // Symbols at a word's edge are punctuation ("stop!"), digits alone are numbers.
+      let end = j;
+      while (end > i && ((WORD_CLASS[units[end - 1] as number] as number) & ALNUM) === 0) end -= 1;
       for (let k = i; k < end; k += 1) {
         const c = units[k] as number;
         const mapped = LEET_CODES[c] as number;
         if (mapped === 0) continue;
         // "a11" reads as "all": a 1 next to an l or another 1 is an l.
-        const nearL = isOneOrL(units[k - 1]) || isOneOrL(units[k + 1]);
+        const nearL = (k > 0 && isOneOrL(units[k - 1] as number)) ||
+          (k + 1 < n && isOneOrL(units[k + 1] as number));
         units[k] = c === 49 && nearL ? 108 : mapped;
       }
     }
@@ -287,14 +410,17 @@ function readLeetspeak(units: Uint16Array): void {
 const LEET_CODES = new Uint16Array(128);
 for (const [from, to] of Object.entries(LEET)) LEET_CODES[from.charCodeAt(0)] = to.charCodeAt(0);
 
-function isOneOrL(unit: number | undefined): boolean {
+// What an ASCII unit is to a word, as bits: one table look-up per character.
+const LETTER = 1;
+const DIGIT = 2;
+const LEET_SYMBOL = 4;
+const ALNUM = LETTER | DIGIT;
+const WORD_CLASS = Uint8Array.from({ length: 128 }, (_, c) => {
+  const letter = c >= 97 && c <= 122 ? LETTER : 0;
+  const digit = c >= 48 && c <= 57 ? DIGIT : 0;
+  return letter | digit | (LEET_CODES[c] !== 0 ? LEET_SYMBOL : 0);
+});
+
+function isOneOrL(unit: number): boolean {
   return unit === 49 || unit === 108 || unit === 124;
-}
-
-function isAlnum(unit: number): boolean {
-  return (unit >= 97 && unit <= 122) || (unit >= 48 && unit <= 57);
-}
-
-function isWordUnit(unit: number): boolean {
-  return isAlnum(unit) || (unit < 128 && LEET_CODES[unit] !== 0);
 }

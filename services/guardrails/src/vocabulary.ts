@@ -5,6 +5,8 @@
  * vocabulary is then a presence flag per registered trigger.
  */
 
+import { codeUnits } from "./runs.js";
+
 /** A registered trigger: an id into the presence flags, or a substring to look for. */
 export type Trigger = number | string;
 
@@ -21,6 +23,10 @@ const FNV_PRIME = 0x01000193;
 
 const wordIds = new Map<number, number[]>();
 const stemIds = new Map<number, number[]>();
+// One bit per low 16 bits of a registered hash: most words of a text are no trigger, and a
+// clear bit says so without a map look-up.
+const wordFilter = new Uint8Array(8192);
+const stemFilter = new Uint8Array(8192);
 const idsByTrigger = new Map<string, number>();
 let triggerCount = 0;
 
@@ -30,7 +36,13 @@ function hashOf(word: string): number {
   return h >>> 0;
 }
 
-function addTo(map: Map<number, number[]>, hash: number, id: number): void {
+function addTo(
+  map: Map<number, number[]>,
+  filter: Uint8Array,
+  hash: number,
+  id: number,
+): void {
+  filter[(hash & 0xffff) >>> 3] = (filter[(hash & 0xffff) >>> 3] as number) | (1 << (hash & 7));
   const ids = map.get(hash);
   if (ids) ids.push(id);
   else map.set(hash, [id]);
@@ -54,10 +66,10 @@ export function registerTrigger(trigger: string): Trigger {
   idsByTrigger.set(trigger, id);
   if (trigger.endsWith("*")) {
     const word = trigger.slice(0, -1);
-    addTo(wordIds, hashOf(word), id);
-    addTo(stemIds, hashOf(word.slice(0, 4)), id);
+    addTo(wordIds, wordFilter, hashOf(word), id);
+    addTo(stemIds, stemFilter, hashOf(word.slice(0, 4)), id);
   } else {
-    addTo(wordIds, hashOf(trigger), id);
+    addTo(wordIds, wordFilter, hashOf(trigger), id);
   }
   return id;
 }
@@ -71,29 +83,46 @@ function isWordUnit(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39;
 }
 
-/** Marks which registered trigger words a folded text contains, in one pass over it. */
-export function vocabularyOf(text: string): Vocabulary {
+/**
+ * Marks which registered trigger words a folded text contains, in one pass over it. `units`
+ * are the text's UTF-16 units when the caller has them in an array already.
+ */
+export function vocabularyOf(text: string, units: Uint16Array = codeUnits(text)): Vocabulary {
   const present = new Uint8Array(triggerCount);
-  let hash = FNV_OFFSET;
-  let stemHash = 0;
-  let length = 0;
-
-  for (let i = 0; i <= text.length; i += 1) {
-    const c = i < text.length ? text.charCodeAt(i) : 32;
-    if (isWordUnit(c)) {
-      hash = Math.imul(hash ^ c, FNV_PRIME);
-      length += 1;
-      if (length === 4) stemHash = hash >>> 0;
+  const length = text.length;
+  let i = 0;
+  while (i < length) {
+    let c = units[i] as number;
+    if (c >= 128 || WORD_UNITS[c] === 0) {
+      i += 1;
       continue;
     }
-    if (length === 0) continue;
 
-    mark(wordIds.get(hash >>> 0), present);
-    if (length > 4) mark(stemIds.get(stemHash), present);
-    hash = FNV_OFFSET;
-    length = 0;
+    // One word: hash it, and its first four units for stems.
+    let hash = FNV_OFFSET;
+    let stemHash = 0;
+    let wordLength = 0;
+    for (;;) {
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+      wordLength += 1;
+      if (wordLength === 4) stemHash = hash >>> 0;
+      i += 1;
+      if (i >= length) break;
+      c = units[i] as number;
+      if (c >= 128 || WORD_UNITS[c] === 0) break;
+    }
+
+    if (inFilter(wordFilter, hash)) mark(wordIds.get(hash >>> 0), present);
+    if (wordLength > 4 && inFilter(stemFilter, stemHash)) mark(stemIds.get(stemHash), present);
   }
   return { text, present };
+}
+
+// isWordUnit as a table over ASCII.
+const WORD_UNITS = Uint8Array.from({ length: 128 }, (_, c) => (isWordUnit(c) ? 1 : 0));
+
+function inFilter(filter: Uint8Array, hash: number): boolean {
+  return ((filter[(hash & 0xffff) >>> 3] as number) & (1 << (hash & 7))) !== 0;
 }
 
 function mark(ids: number[] | undefined, present: Uint8Array): void {

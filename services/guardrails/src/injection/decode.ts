@@ -3,7 +3,7 @@
  * Only decodings that come out as readable text with words are returned.
  */
 
-import { ALNUM, asciiTable, hasRun, hasSeparatedRun } from "../runs.js";
+import { ALNUM, asciiTable, codeUnits, memberOf } from "../runs.js";
 
 /** A decoded payload and where its encoded form sits in the original text. */
 export interface DecodedPayload {
@@ -13,7 +13,6 @@ export interface DecodedPayload {
   text: string;
 }
 
-const BASE64 = /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])/g;
 const HEX = /(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){12,}(?![0-9A-Fa-f])/g;
 const URL_ENCODED = /[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){4,}/g;
 const MAX_PAYLOADS = 16;
@@ -26,22 +25,18 @@ export function findEncodedPayloads(text: string): DecodedPayload[] {
   const out: DecodedPayload[] = [];
   if (text.length < 16) return out;
 
-  // The scans below cost more than one pass that looks for long enough runs.
-  const base64 = hasRun(text, BASE64_CHARS, 16);
-  for (const m of base64 ? text.matchAll(BASE64) : []) {
+  const runs = scanRuns(text);
+  for (const [start, end] of runs.base64) {
     if (out.length >= MAX_PAYLOADS) break;
-    const raw = m[0];
+    const raw = text.slice(start, end);
     // Plain words and hex digests match the alphabet too; real base64 mixes cases and digits.
     if (!/[A-Z]/.test(raw) || !/[a-z]/.test(raw)) continue;
     const standard = raw.replace(/-/g, "+").replace(/_/g, "/");
     const decoded = Buffer.from(standard, "base64").toString("utf8");
-    if (readable(decoded)) {
-      out.push({ encoding: "base64", start: m.index, end: m.index + raw.length, text: decoded });
-    }
+    if (readable(decoded)) out.push({ encoding: "base64", start, end, text: decoded });
   }
 
-  const hex = hasSeparatedRun(text, HEX_CHARS, HEX_SEPARATORS, 24);
-  for (const m of hex ? text.matchAll(HEX) : []) {
+  for (const m of runs.hex ? text.matchAll(HEX) : []) {
     if (out.length >= MAX_PAYLOADS) break;
     const decoded = Buffer.from(m[0].replace(/[ :]/g, ""), "hex").toString("utf8");
     if (readable(decoded)) {
@@ -60,6 +55,50 @@ export function findEncodedPayloads(text: string): DecodedPayload[] {
   }
   return out;
 }
+
+/**
+ * One pass over the code units for both encodings. base64: runs as [start, end) of 16 or
+ * more alphabet characters (standard or URL-safe) with up to two "=" of padding, standing
+ * alone (no alphabet character or "=" on either side); a pattern with look-arounds would try
+ * every position of the text. hex: whether 24 or more hex digits stand in a row, single
+ * spaces or colons between them allowed ("de ad be ef"), which a hex payload needs.
+ */
+function scanRuns(text: string): { base64: [number, number][]; hex: boolean } {
+  const base64: [number, number][] = [];
+  const units = codeUnits(text);
+  const length = text.length;
+  let run = 0;
+  let hexRun = 0;
+  let lastWasSeparator = 0;
+  let hex = false;
+  for (let i = 0; i <= length; i += 1) {
+    // Past the end, a unit that is in no table closes the last run.
+    const unit = i < length ? (units[i] as number) : 0xffff;
+    const member = memberOf(BASE64_CHARS, unit);
+    // Only a long run ending here needs a look; testing its length first keeps this cheap.
+    if (run >= 16 && member === 0) {
+      const start = i - run;
+      // A run right after "=" is the tail of something else.
+      const afterPadding = start > 0 && units[start - 1] === EQUALS;
+      let end = i;
+      while (end < length && units[end] === EQUALS) end += 1;
+      const next = end < length ? (units[end] as number) : 0xffff;
+      const alone = !afterPadding && memberOf(BASE64_CHARS, next) === 0;
+      if (alone && end - i <= 2) base64.push([start, end]);
+    }
+    run = (run + member) & -member;
+
+    const digit = memberOf(HEX_CHARS, unit);
+    const kept =
+      memberOf(HEX_SEPARATORS, unit) & (lastWasSeparator ^ 1) & (-hexRun >>> 31) & (digit ^ 1);
+    hexRun = (hexRun + digit) & -(digit | kept);
+    lastWasSeparator = kept;
+    if (hexRun >= 24) hex = true;
+  }
+  return { base64, hex };
+}
+
+const EQUALS = 61;
 
 function safeDecodeUri(value: string): string | undefined {
   try {

@@ -7,6 +7,7 @@
  * A street alone is an address; a town alone is not.
  */
 
+import { codeUnits } from "../runs.js";
 import type { PiiMatch } from "./types.js";
 
 /** Match priority: above phone numbers and names, below card numbers and secrets. */
@@ -83,10 +84,17 @@ const TYPE_FIRST_CAPITAL = TYPE_FIRST.split("|")
   .filter((t) => /^[A-ZÀ-Þ]/.test(t))
   .join("|");
 
-/** A pattern and a cheap test (ASCII, no Unicode mode) that must pass before it runs. */
+/**
+ * A pattern and a cheap test (ASCII, no Unicode mode) that must pass before it runs.
+ * `starts` says where a match can begin, for patterns whose first character is a digit
+ * ("digit") or a digit or capital ("digitOrCapital") after no word character or "-": they
+ * are tried there alone instead of at every position of the text (see matchesAt).
+ */
 interface AddressPattern {
-  gate: { test(text: string): boolean };
+  /** `lower` is the text in lower case, for gates that ignore case. */
+  gate: { test(text: string, lower: string): boolean };
   re: RegExp;
+  starts?: "digit" | "digitOrCapital";
 }
 
 // A word ending like a street ("…straße", "…gata", "Weg") right before a number.
@@ -99,21 +107,25 @@ function streetChar(c: number): boolean {
 }
 
 function hasSuffixStreet(text: string): boolean {
+  const units = codeUnits(text);
   for (let i = 1; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
+    const c = units[i] as number;
     if (c < 48 || c > 57) continue;
-    const before = text.charCodeAt(i - 1);
+    const before = units[i - 1] as number;
     if (before !== 32 && before !== 9) continue;
     let end = i;
-    while (end > 0 && (text[end - 1] === " " || text[end - 1] === "\t")) end -= 1;
+    while (end > 0 && (units[end - 1] === 32 || units[end - 1] === 9)) end -= 1;
     if (end === i) continue;
 
     let start = end;
-    while (start > 0 && streetChar(text.charCodeAt(start - 1))) start -= 1;
+    while (start > 0 && streetChar(units[start - 1] as number)) start -= 1;
     if (end - start >= 3 && ENDS_LIKE_STREET.test(text.slice(start, end))) return true;
   }
   return false;
 }
+
+const BOX_MARKS = ["box", "bp", "fach", "apartado"];
+const BOX = /\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post Office Box|Postfach|BP|Apartado)[ \t]+\d/i;
 
 const PATTERNS: readonly AddressPattern[] = [
   {
@@ -124,6 +136,7 @@ const PATTERNS: readonly AddressPattern[] = [
         `(?:${STREET_TYPES})\\.?(?![\\p{L}\\d])${TAIL}`,
       "gu",
     ),
+    starts: "digit",
   },
   {
     // "36 rue des Lilas", "010 63 Avenue du Golf Arabe": number, type, name.
@@ -133,6 +146,7 @@ const PATTERNS: readonly AddressPattern[] = [
         `[ \\t]+(?:${LINK}[ \\t]+|d'|l')?${NAME_RUN}${TAIL}`,
       "gu",
     ),
+    starts: "digit",
   },
   {
     // "Via Roma 10", "Rua Augusta, 123": type, name, number.
@@ -152,6 +166,7 @@ const PATTERNS: readonly AddressPattern[] = [
         "(?:[ \\t]+[A-Z]{3,}(?:[ \\t]+[A-Z]{2})?(?![\\w]))?",
       "gu",
     ),
+    starts: "digitOrCapital",
   },
   {
     // "19902 Dobrovského 1394 Apt. 066": number, name, number and a unit, no type word.
@@ -161,6 +176,7 @@ const PATTERNS: readonly AddressPattern[] = [
         `${UNIT}${TAIL}(?:[ \\t]+[A-Z]{3,}(?:[ \\t]+[A-Z]{2})?(?![\\w]))?`,
       "gu",
     ),
+    starts: "digit",
   },
   {
     // US military mail: "PSC 1234, Box 5678\nAPO AE 09876", "USNS Comfort\nFPO AA 34001".
@@ -174,7 +190,10 @@ const PATTERNS: readonly AddressPattern[] = [
   },
   {
     // "P.O. Box 123, Springfield, IL 62704"
-    gate: /\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post Office Box|Postfach|BP|Apartado)[ \t]+\d/i,
+    gate: {
+      // Every box word holds a mark; includes() is cheaper than a scan that ignores case.
+      test: (text, lower) => BOX_MARKS.some((mark) => lower.includes(mark)) && BOX.test(text),
+    },
     re: new RegExp(
       `\\b(?:P\\.?[ \\t]?O\\.?[ \\t]?Box|Post Office Box|Postfach|BP|Apartado)[ \\t]+\\d{1,6}` +
         `${TAIL}`,
@@ -194,20 +213,84 @@ const CUE_BEFORE = new RegExp(
   "u",
 );
 
-/** Finds postal addresses; overlapping matches are settled by the caller (longest wins). */
-export function findAddresses(text: string): PiiMatch[] {
+/**
+ * Finds postal addresses; overlapping matches are settled by the caller (longest wins).
+ * `lower` is the text in lower case, when the caller has it already.
+ */
+export function findAddresses(text: string, lower?: string): PiiMatch[] {
   const out: PiiMatch[] = [];
   // Every address shape has a digit: a house number, a postcode or a box number.
   if (!/\d/.test(text)) return out;
 
-  for (const { gate, re } of PATTERNS) {
-    if (!gate.test(text)) continue;
-    for (const m of text.matchAll(re)) {
+  const lowerText = lower ?? text.toLowerCase();
+  for (const pattern of PATTERNS) {
+    if (!pattern.gate.test(text, lowerText)) continue;
+    const matches = pattern.starts ? matchesAt(text, pattern) : text.matchAll(pattern.re);
+    for (const m of matches) {
       const end = m.index + trimmedLength(m[0]);
       out.push({ type: "ADDRESS", start: leadingWords(text, m.index), end, priority: PRIORITY });
     }
   }
   return out;
+}
+
+// The patterns with `starts`, sticky: tried at one position only.
+const STICKY = new Map(
+  PATTERNS.filter((p) => p.starts).map((p) => [p, new RegExp(p.re.source, "uy")]),
+);
+
+/**
+ * What text.matchAll(pattern.re) finds, trying the pattern only where a match can begin: at
+ * each such position from the end of the last match on, the first that matches is the
+ * leftmost match, as a scan would find it. A scan in Unicode mode with a look-behind first
+ * spends most of its time at positions where nothing can start.
+ */
+function matchesAt(text: string, pattern: AddressPattern): RegExpExecArray[] {
+  const sticky = STICKY.get(pattern) as RegExp;
+  const out: RegExpExecArray[] = [];
+  let from = 0;
+  for (const at of startPositions(text, pattern.starts === "digitOrCapital")) {
+    if (at < from) continue;
+    sticky.lastIndex = at;
+    const m = sticky.exec(text);
+    if (!m) continue;
+    out.push(m);
+    from = at + m[0].length;
+  }
+  return out;
+}
+
+/**
+ * Digits (and capitals, or any non-ASCII character) with no word character or "-" before
+ * them. The second half of a surrogate pair is no position: a Unicode-mode scan steps over
+ * the pair.
+ */
+function startPositions(text: string, capitals: boolean): number[] {
+  const out: number[] = [];
+  const units = codeUnits(text);
+  for (let i = 0; i < text.length; i += 1) {
+    const c = units[i] as number;
+    const digit = c >= 48 && c <= 57;
+    if (!digit && !(capitals && ((c >= 65 && c <= 90) || c >= 128))) continue;
+    const before = i > 0 ? (units[i - 1] as number) : 0;
+    if (isWordOrHyphen(before) || (isTrail(c) && isLead(before))) continue;
+    out.push(i);
+  }
+  return out;
+}
+
+function isLead(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isTrail(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+// \w in Unicode mode without the i flag is ASCII only, as in the patterns' (?<![\w-]).
+function isWordOrHyphen(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 ||
+    c === 45;
 }
 
 /** Where an address starts when a cue names it and a building name precedes the street. */

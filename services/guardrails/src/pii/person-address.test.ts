@@ -40,6 +40,17 @@ describe("person names", () => {
     ]);
   });
 
+  it("reads names with accents or curly apostrophes like plain ones", () => {
+    expect(found("ich heiße Jürgen Groß. Regards,\nBjörn")).toEqual([
+      ["PERSON", "Jürgen Groß"],
+      ["PERSON", "Björn"],
+    ]);
+    expect(found("Kevin’s notes and Jones’ slides; MR SMITH is away.")).toEqual([
+      ["PERSON", "Kevin"],
+      ["PERSON", "Jones"],
+    ]);
+  });
+
   it("leaves streets, firms, places, months and title-case headings alone", () => {
     expect(
       found(
@@ -72,6 +83,16 @@ describe("postal addresses", () => {
   it("follows an address over several lines", () => {
     expect(found("Deliver to:\n88 Quarry Lane\nApt 3\nPortland, OR 97205\nThanks")).toEqual([
       ["ADDRESS", "88 Quarry Lane\nApt 3\nPortland, OR 97205"],
+    ]);
+  });
+
+  it("starts an address only at a number that stands alone, and finds every one", () => {
+    const text =
+      "Send ref-12 Oak Street parts to 34 Elm Street, Springfield, IL 62704 or Birkenweg 5.";
+
+    expect(found(text)).toEqual([
+      ["ADDRESS", "34 Elm Street, Springfield, IL 62704"],
+      ["ADDRESS", "Birkenweg 5"],
     ]);
   });
 

@@ -6,6 +6,8 @@
  * covers the name only: not the title, not a possessive "'s".
  */
 
+import { codeUnits } from "../runs.js";
+import { AsciiWordTable } from "./ascii-words.js";
 import type { PiiMatch } from "./types.js";
 import {
   AMBIGUOUS_NAMES,
@@ -21,9 +23,11 @@ import {
 const PRIORITY = 0.5;
 
 // Capitalised words ("Ana", "O'Brien", "Jean-Luc", "Kevin's") and single capitals ("M.").
-// No lookbehind: V8 would try it at every position. The character before is checked in code.
-const CANDIDATE = /\p{Lu}[\p{L}\p{M}'’-]*/gu;
+// Tried only where a capital can start (see tokens): scanning a whole text in Unicode mode
+// tests the property class at every character, which costs more than the rest of the rule.
+const CANDIDATE_AT = /\p{Lu}[\p{L}\p{M}'’-]*/uy;
 const INSIDE_WORD = /[\p{L}\p{M}\d'’-]/u;
+const LETTER = /\p{L}/u;
 const CAPITALISED = /^\p{Lu}['’]?[\p{L}\p{M}]*\p{Ll}[\p{L}\p{M}'’-]*$/u;
 const PARTICLES =
   "van|von|de|der|den|da|das|dos|del|della|di|du|la|le|ter|ten|bin|ibn|al|el|y";
@@ -34,6 +38,30 @@ const PLACE_HEADS = new Set(["st", "saint", "san", "santa", "sankt", "mount", "l
   "fort", "cape", "new", "north", "south", "east", "west", "upper", "lower", "sao", "santo",
   "rio", "los", "las", "el", "la", "le", "les", "bad", "den"]);
 const HONORIFIC = new RegExp(`^(?:${HONORIFICS})$`, "i");
+
+// What the word lists say about a token's key, looked up once per token as bits.
+const PLACE_HEAD = 1;
+const NOT_AFTER = 2;
+const NEVER = 4;
+const GIVEN = 8;
+const SURNAME = 16;
+const AMBIGUOUS = 32;
+// For ASCII words only: their key is their lower case, which the /i title pattern compares.
+const ASCII_HONORIFIC = 64;
+const WORD_FLAGS = new Map<string, number>();
+for (const [words, flag] of [
+  [PLACE_HEADS, PLACE_HEAD],
+  [NOT_AFTER_NAME, NOT_AFTER],
+  [NEVER_NAMES, NEVER],
+  [GIVEN_NAMES, GIVEN],
+  [SURNAMES, SURNAME],
+  [AMBIGUOUS_NAMES, AMBIGUOUS],
+  [new Set(HONORIFICS.replace(/\\/g, "").split("|")), ASCII_HONORIFIC],
+] as const) {
+  for (const word of words) WORD_FLAGS.set(word, (WORD_FLAGS.get(word) ?? 0) | flag);
+}
+// The same for ASCII words, read from the code units: their key is their lower case.
+const ASCII_WORD_FLAGS = new AsciiWordTable(WORD_FLAGS);
 
 // Cues after which a run of capitalised words is a name, as the words right before it.
 // strong: any capitalised run is a name; weak: two words or a known given name;
@@ -70,6 +98,11 @@ for (const [list, kind] of [
     CUES_BY_LAST_WORD.set(key, entries);
   }
 }
+// The same for ASCII words, read from the code units: value i + 1 stands for CUE_LISTS[i].
+const CUE_LISTS = [...CUES_BY_LAST_WORD.values()];
+const ASCII_CUE_WORDS = new AsciiWordTable(
+  new Map([...CUES_BY_LAST_WORD.keys()].map((word, i) => [word, i + 1])),
+);
 
 // "... as a beneficiary": a role in an account that only a person takes.
 const ROLE_AFTER = new RegExp(
@@ -84,12 +117,15 @@ const NUMBER_AFTER = /^[ \t]*\d/;
 interface Token {
   start: number;
   end: number;
-  text: string;
-  /** Lower case, diacritics removed, possessive dropped. */
-  key: string;
+  /** Lower case, diacritics removed, possessive dropped; see keyOf (set when needed). */
+  key: string | undefined;
   capitalised: boolean;
   initial: boolean;
   possessive: boolean;
+  /** A title or honorific ("Mr", "Dr", "Señora"). */
+  honorific: boolean;
+  /** What the word lists say about the key (PLACE_HEAD, GIVEN...). */
+  flags: number;
 }
 
 /** Finds person names in a text; see the module comment for the rules. */
@@ -98,8 +134,9 @@ export function findPersons(text: string): PiiMatch[] {
   const candidates = tokens(text);
   if (candidates.length === 0) return out;
 
+  const units = codeUnits(text);
   for (const chain of chains(candidates, text)) {
-    const name = judge(chain, text);
+    const name = judge(chain, text, units);
     if (name) out.push({ type: "PERSON", start: name[0], end: name[1], priority: PRIORITY });
   }
   return out;
@@ -107,37 +144,137 @@ export function findPersons(text: string): PiiMatch[] {
 
 function tokens(text: string): Token[] {
   const out: Token[] = [];
-  // exec in a loop: matchAll's iterator costs more than the matching on short texts.
-  CANDIDATE.lastIndex = 0;
-  for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {
-    if (m.index > 0 && insideWord(text.charCodeAt(m.index - 1), text[m.index - 1] as string)) {
+  // Nothing below scans with codeUnits, so the shared array stays this text's.
+  const units = codeUnits(text);
+  const length = text.length;
+  for (let i = 0; i < length; ) {
+    const c = units[i] as number;
+    // Most characters cannot start a name: skip them without a call.
+    if (c < 65 || (c > 90 && c < 128)) {
+      i += 1;
       continue;
     }
-    let raw = m[0];
-    // "Kevin's", "Jones’": the possessive is not part of the name.
-    let owned = false;
-    const lastCode = raw.charCodeAt(raw.length - 1);
-    if (raw.length > 2 && (lastCode === 115 || lastCode === 39 || lastCode === 0x2019)) {
-      const cut = lastCode === 115 ? raw.length - 2 : raw.length - 1;
-      const mark = raw.charCodeAt(cut);
-      if (mark === 39 || mark === 0x2019) {
-        raw = raw.slice(0, cut);
-        owned = true;
-      }
+    const end = candidateEnd(text, units, i);
+    if (end < 0) {
+      i += codePointWidth(units, length, i);
+      continue;
     }
-    while (raw.endsWith("-")) raw = raw.slice(0, -1);
+    if (i > 0 && insideWord(units[i - 1] as number, text[i - 1] as string)) {
+      i = end;
+      continue;
+    }
 
-    out.push({
-      start: m.index,
-      end: m.index + raw.length,
-      text: raw,
-      key: fold(raw),
-      capitalised: raw.length > 1 && isCapitalised(raw),
-      initial: raw.length === 1,
-      possessive: owned,
-    });
+    out.push(token(text, units, i, end));
+    i = end;
   }
   return out;
+}
+
+function token(text: string, units: Uint16Array, start: number, wordEnd: number): Token {
+  let end = wordEnd;
+  // "Kevin's", "Jones’": the possessive is not part of the name.
+  let owned = false;
+  const lastCode = units[end - 1] as number;
+  if (end - start > 2 && (lastCode === 115 || lastCode === 39 || lastCode === 0x2019)) {
+    const cut = lastCode === 115 ? end - 2 : end - 1;
+    const mark = units[cut] as number;
+    if (mark === 39 || mark === 0x2019) {
+      end = cut;
+      owned = true;
+    }
+  }
+  while (end > start && units[end - 1] === 45) end -= 1;
+
+  const length = end - start;
+  if (isAsciiRange(units, start, end)) {
+    const flags = ASCII_WORD_FLAGS.get(units, start, end);
+    return {
+      start,
+      end,
+      key: undefined,
+      capitalised: length > 1 && isCapitalisedAscii(units, start, end),
+      initial: length === 1,
+      possessive: owned,
+      honorific: (flags & ASCII_HONORIFIC) !== 0,
+      flags,
+    };
+  }
+
+  const raw = text.slice(start, end);
+  const key = fold(raw);
+  return {
+    start,
+    end,
+    key,
+    capitalised: length > 1 && isCapitalised(raw),
+    initial: length === 1,
+    possessive: owned,
+    honorific: HONORIFIC.test(raw),
+    flags: WORD_FLAGS.get(key) ?? 0,
+  };
+}
+
+/** A token's key: lower case, diacritics removed (see fold). */
+function keyOf(t: Token, text: string): string {
+  t.key ??= text.slice(t.start, t.end).toLowerCase();
+  return t.key;
+}
+
+function isAsciiRange(units: Uint16Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i += 1) if ((units[i] as number) > 127) return false;
+  return true;
+}
+
+// isCapitalised for an ASCII word in units[start, end).
+function isCapitalisedAscii(units: Uint16Array, start: number, end: number): boolean {
+  let lower = false;
+  for (let i = start + 1; i < end; i += 1) {
+    const c = units[i] as number;
+    if (c >= 97 && c <= 122) lower = true;
+    else if (c === 39 && i + 1 < end) {
+      const next = units[i + 1] as number;
+      if (next >= 97 && next <= 122) return false;
+    }
+  }
+  return lower;
+}
+
+/**
+ * Where the candidate word starting at `at` ends, or -1 when none starts there: what a
+ * global scan with the candidate pattern finds at that position. ASCII words are read by
+ * code; a word with other characters goes to the pattern.
+ */
+function candidateEnd(text: string, units: Uint16Array, at: number): number {
+  const first = units[at] as number;
+  if (first < 128) {
+    if (first < 65 || first > 90) return -1;
+    let end = at + 1;
+    for (; end < text.length; end += 1) {
+      const c = units[end] as number;
+      if (c >= 128) return candidateByPattern(text, at);
+      if (!isAsciiNamePart(c)) break;
+    }
+    return end;
+  }
+  return candidateByPattern(text, at);
+}
+
+function candidateByPattern(text: string, at: number): number {
+  CANDIDATE_AT.lastIndex = at;
+  return CANDIDATE_AT.test(text) ? CANDIDATE_AT.lastIndex : -1;
+}
+
+// Letters, apostrophe and hyphen: the ASCII part of a candidate word after its capital.
+function isAsciiNamePart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 39 || c === 45;
+}
+
+// A scan in Unicode mode steps over a surrogate pair as one character.
+function codePointWidth(units: Uint16Array, length: number, at: number): number {
+  const c = units[at] as number;
+  if (c < 0xd800 || c > 0xdbff || at + 1 >= length) return 1;
+  const next = units[at + 1] as number;
+  return next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
 }
 
 // A capital, then lower-case letters somewhere; "I'm", "It's", "Don't" are not names but
@@ -177,19 +314,25 @@ export function fold(word: string): string {
 }
 
 /** The cue that ends right before offset `at`, if any (see STRONG_CUES and the others). */
-function cueBefore(text: string, at: number): Cue | undefined {
+function cueBefore(text: string, units: Uint16Array, at: number): Cue | undefined {
   // A cue and the name may be split by spaces and one line break ("Regards,\nAnn").
   let end = at;
-  while (end > 0 && /[ \t]/.test(text[end - 1] as string)) end -= 1;
-  if (end > 0 && text[end - 1] === "\n") end -= 1;
-  while (end > 0 && /[ \t\r]/.test(text[end - 1] as string)) end -= 1;
+  while (end > 0 && isSpaceOrTab(text.charCodeAt(end - 1))) end -= 1;
+  if (end > 0 && text.charCodeAt(end - 1) === 10) end -= 1;
+  while (end > 0 && (isSpaceOrTab(text.charCodeAt(end - 1)) || text.charCodeAt(end - 1) === 13)) {
+    end -= 1;
+  }
 
   // Most runs follow no cue at all: look the last word up before building anything.
-  const raw = text.slice(Math.max(0, end - 32), end);
-  const entries = CUES_BY_LAST_WORD.get(lastWord(raw).toLowerCase());
+  const from = Math.max(0, end - 32);
+  const [wordStart, wordEnd] = lastWordRange(text, from, end);
+  if (wordStart === wordEnd || !mayStartCueWord(text.charCodeAt(wordStart))) return undefined;
+  const entries = isAsciiRange(units, wordStart, wordEnd)
+    ? CUE_LISTS[ASCII_CUE_WORDS.get(units, wordStart, wordEnd) - 1]
+    : CUES_BY_LAST_WORD.get(text.slice(wordStart, wordEnd).toLowerCase());
   if (!entries) return undefined;
 
-  const before = raw.toLowerCase().replace(/’/g, "'");
+  const before = text.slice(from, end).toLowerCase().replace(/’/g, "'");
   for (const [phrase, kind] of entries) {
     if (!before.endsWith(phrase)) continue;
     const prior = before[before.length - phrase.length - 1];
@@ -198,19 +341,41 @@ function cueBefore(text: string, at: number): Cue | undefined {
   return undefined;
 }
 
+function isSpaceOrTab(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
 /** The last run of letters and apostrophes, ignoring trailing punctuation. */
 function lastWord(text: string): string {
-  let end = text.length;
-  while (end > 0 && !isWordChar(text[end - 1] as string)) end -= 1;
-  let start = end;
-  while (start > 0 && isWordChar(text[start - 1] as string)) start -= 1;
+  const [start, end] = lastWordRange(text, 0, text.length);
   return text.slice(start, end);
 }
 
-function isWordChar(ch: string): boolean {
-  const c = ch.charCodeAt(0);
+/** lastWord of text[from, to), as offsets in text. */
+function lastWordRange(text: string, from: number, to: number): [number, number] {
+  let end = to;
+  while (end > from && !isWordChar(text, end - 1)) end -= 1;
+  let start = end;
+  while (start > from && isWordChar(text, start - 1)) start -= 1;
+  return [start, end];
+}
+
+function isWordChar(text: string, at: number): boolean {
+  const c = text.charCodeAt(at);
   if (c < 128) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 39;
-  return c === 0x2019 || /\p{L}/u.test(ch);
+  return c === 0x2019 || LETTER.test(text[at] as string);
+}
+
+// First letters of the cue words, lower case; a word starting otherwise is no cue.
+const CUE_WORD_FIRSTS = new Uint8Array(128);
+for (const word of CUES_BY_LAST_WORD.keys()) {
+  const first = word.charCodeAt(0);
+  if (first < 128) CUE_WORD_FIRSTS[first] = 1;
+}
+
+function mayStartCueWord(c: number): boolean {
+  if (c >= 128) return true;
+  return CUE_WORD_FIRSTS[c >= 65 && c <= 90 ? c + 32 : c] === 1;
 }
 
 /**
@@ -234,7 +399,7 @@ function chains(all: readonly Token[], text: string): Token[][] {
     const last = current[current.length - 1];
     if (last) {
       const gap = text.slice(last.end, t.start);
-      const dotted = last.initial || HONORIFIC.test(last.text);
+      const dotted = last.initial || last.honorific;
       const joined = !last.possessive && (dotted ? DOTTED_GAP : GAP).test(gap);
       if (!joined) close();
     }
@@ -245,42 +410,53 @@ function chains(all: readonly Token[], text: string): Token[][] {
 }
 
 /** Decides whether a run (or the part of it after a title) is a name; returns its span. */
-function judge(chain: readonly Token[], text: string): [number, number] | undefined {
-  let parts = [...chain];
-  if (PLACE_HEADS.has((parts[0] as Token).key)) return undefined;
+function judge(
+  chain: readonly Token[],
+  text: string,
+  units: Uint16Array,
+): [number, number] | undefined {
+  const size = chain.length;
+  if (((chain[0] as Token).flags & PLACE_HEAD) !== 0) return undefined;
   // A run that goes on with "Street", "Ltd" or "University" names a place or a firm.
-  if (parts.some((p, i) => i > 0 && NOT_AFTER_NAME.has(p.key))) return undefined;
+  for (let k = 1; k < size; k += 1) {
+    if (((chain[k] as Token).flags & NOT_AFTER) !== 0) return undefined;
+  }
 
   // Openers and titles before the name are not part of it: "Hi Ana", "Mr Mateo Santos",
-  // "Customer Susan Davis", "Producer Paul Silva".
+  // "Customer Susan Davis", "Producer Paul Silva". The name is chain[head, end).
   let titled = false;
-  while (parts.length > 1) {
-    const head = parts[0] as Token;
-    if (HONORIFIC.test(head.text)) titled = true;
-    else if (!NEVER_NAMES.has(head.key) && !leadsKnownName(parts)) break;
-    parts.shift();
+  let head = 0;
+  while (size - head > 1) {
+    const opener = chain[head] as Token;
+    if (opener.honorific) titled = true;
+    else if ((opener.flags & NEVER) === 0 && !leadsKnownName(chain, head)) break;
+    head += 1;
   }
-  const first = parts[0] as Token;
-  if (!first.capitalised || NEVER_NAMES.has(first.key) || HONORIFIC.test(first.text)) {
-    return undefined;
-  }
-  parts = parts.slice(0, 4);
+  const first = chain[head] as Token;
+  if (!first.capitalised || (first.flags & NEVER) !== 0 || first.honorific) return undefined;
+  const end = Math.min(size, head + 4);
 
-  const cue = cueBefore(text, first.start);
+  const cue = cueBefore(text, units, first.start);
   titled ||= cue === "title";
-  const last = parts[parts.length - 1] as Token;
+  const last = chain[end - 1] as Token;
   const after = text.slice(last.end, last.end + 24);
   if (CITY_AFTER.test(after) && !titled) return undefined;
 
   const span: [number, number] = [first.start, last.end];
   if (titled || cue === "strong" || ROLE_AFTER.test(after)) return span;
 
-  const given = GIVEN_NAMES.has(first.key);
-  const ambiguous = AMBIGUOUS_NAMES.has(first.key);
-  const words = parts.filter((p) => p.capitalised);
-  if (words.length >= 2) {
-    const tail = words[words.length - 1] as Token;
-    const surname = SURNAMES.has(tail.key) || SURNAME_SUFFIX.test(tail.key);
+  const given = (first.flags & GIVEN) !== 0;
+  const ambiguous = (first.flags & AMBIGUOUS) !== 0;
+  let words = 0;
+  let tail = first;
+  for (let k = head; k < end; k += 1) {
+    const part = chain[k] as Token;
+    if (!part.capitalised) continue;
+    words += 1;
+    tail = part;
+  }
+  if (words >= 2) {
+    const surname = (tail.flags & SURNAME) !== 0 || SURNAME_SUFFIX.test(keyOf(tail, text));
     return given || surname || cue === "weak" ? span : undefined;
   }
 
@@ -289,16 +465,18 @@ function judge(chain: readonly Token[], text: string): [number, number] | undefi
   if (NUMBER_AFTER.test(after) || ambiguous) return undefined;
   if (given) return span;
   if (sentenceStart(text, first.start)) return undefined;
-  if (SURNAMES.has(first.key)) return span;
-  return SURNAME_SUFFIX.test(first.key) && first.key.length >= 6 ? span : undefined;
+  if ((first.flags & SURNAME) !== 0) return span;
+  const key = keyOf(first, text);
+  return SURNAME_SUFFIX.test(key) && key.length >= 6 ? span : undefined;
 }
 
 // An unknown capitalised word before a known given name is a title or a job: "Producer Paul".
-function leadsKnownName(parts: readonly Token[]): boolean {
-  const [head, next] = parts;
+function leadsKnownName(chain: readonly Token[], at: number): boolean {
+  const head = chain[at];
+  const next = chain[at + 1];
   if (!head || !next || !next.capitalised) return false;
-  const known = (t: Token) => GIVEN_NAMES.has(t.key) || SURNAMES.has(t.key);
-  return !known(head) && GIVEN_NAMES.has(next.key) && !AMBIGUOUS_NAMES.has(next.key);
+  const known = (head.flags & (GIVEN | SURNAME)) !== 0;
+  return !known && (next.flags & GIVEN) !== 0 && (next.flags & AMBIGUOUS) === 0;
 }
 
 function sentenceStart(text: string, index: number): boolean {
