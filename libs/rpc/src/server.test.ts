@@ -16,6 +16,8 @@ import {
 
 let server: GrpcServerHandle;
 let address: string;
+// The signals handlers saw, by request id, to check when they were aborted.
+const signals = new Map<string, AbortSignal>();
 
 beforeAll(async () => {
   server = await startGrpcServer({
@@ -25,7 +27,9 @@ beforeAll(async () => {
     tracerName: "rpc-test",
     services: [
       registerService(OrchestratorService, {
-        async complete(req) {
+        async complete(req, call) {
+          signals.set(req.requestId, call.signal);
+          if (req.requestId.startsWith("slow")) await new Promise((r) => setTimeout(r, 300));
           if (!req.requestId) throw new RpcError(GrpcStatus.INVALID_ARGUMENT, "no id", "bad_id");
           return { result: { requestId: req.requestId, model: "m" } };
         },
@@ -50,6 +54,23 @@ afterAll(async () => {
 });
 
 describe("grpc server and client over protobuf-es", () => {
+  it("aborts a handler's signal when the caller cancels, and not after it answered", async () => {
+    const client = createGrpcClient(OrchestratorService, address);
+    const leave = new AbortController();
+
+    await client.complete({ requestId: "answered" });
+    const cut = rpcErrorOf(client.complete({ requestId: "slow-cut" }, { signal: leave.signal }));
+    await new Promise((r) => setTimeout(r, 100));
+    leave.abort();
+    await cut;
+    await new Promise((r) => setTimeout(r, 100));
+    client.close();
+
+    expect(signals.get("answered")?.aborted).toBe(false);
+    expect(signals.get("slow-cut")?.aborted).toBe(true);
+    expect((signals.get("slow-cut")?.reason as RpcError).code).toBe(GrpcStatus.CANCELLED);
+  });
+
   it("carries a handler's status code and reason to the caller", async () => {
     const client = createGrpcClient(OrchestratorService, address);
 

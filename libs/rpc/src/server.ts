@@ -142,12 +142,21 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     return { span, ctx: trace.setSpan(parent, span) };
   }
 
+  /**
+   * The handler's view of a call. `answered()` marks the answer as sent: grpc-js emits
+   * "cancelled" on every call once its stream closes, answered or not, and only a call cut
+   * before its answer is a cancellation (aborting after the answer would wake every listener
+   * and build an error per call for nothing).
+   */
   function callContext(
     call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  ): CallContext {
+  ): { callCtx: CallContext; answered: () => void } {
     const abort = new AbortController();
-    call.on("cancelled", () => abort.abort(new RpcError(grpc.status.CANCELLED, "cancelled")));
-    return {
+    let done = false;
+    call.on("cancelled", () => {
+      if (!done) abort.abort(new RpcError(grpc.status.CANCELLED, "cancelled"));
+    });
+    const callCtx: CallContext = {
       metadata: call.metadata,
       signal: abort.signal,
       header: (name) => {
@@ -160,6 +169,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         responseHeaders.set(call, headers);
       },
     };
+    return { callCtx, answered: () => void (done = true) };
   }
 
   function fail(span: ReturnType<typeof spanFor>["span"], err: unknown, method: string) {
@@ -182,14 +192,17 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     return (call, callback) => {
       inFlight++;
       const { span, ctx } = spanFor(service, method, call.metadata);
+      const { callCtx, answered } = callContext(call);
       context.with(ctx, async () => {
         try {
-          const result = await (run(call.request, callContext(call)) as Promise<object>);
+          const result = await (run(call.request, callCtx) as Promise<object>);
           span.setAttribute("rpc.grpc.status_code", grpc.status.OK);
           flushHeaders(call);
+          answered();
           callback(null, create(method.output, result as never));
         } catch (err) {
           flushHeaders(call);
+          answered();
           callback(fail(span, err, method.name) as grpc.ServiceError);
         } finally {
           span.end();
@@ -207,9 +220,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     return (call) => {
       inFlight++;
       const { span, ctx } = spanFor(service, method, call.metadata);
+      const { callCtx, answered } = callContext(call);
       context.with(ctx, async () => {
         try {
-          const events = run(call.request, callContext(call)) as AsyncIterable<object>;
+          const events = run(call.request, callCtx) as AsyncIterable<object>;
           for await (const event of events) {
             if (call.cancelled) break;
             flushHeaders(call);
@@ -217,9 +231,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           }
           span.setAttribute("rpc.grpc.status_code", grpc.status.OK);
           flushHeaders(call);
+          answered();
           call.end();
         } catch (err) {
           flushHeaders(call);
+          answered();
           call.emit("error", Object.assign(new Error(), fail(span, err, method.name)));
         } finally {
           span.end();
