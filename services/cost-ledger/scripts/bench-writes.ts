@@ -53,6 +53,7 @@ try {
   results.push(await benchWriter("writer, batched (up to 500 rows)", 500));
   results.push(await benchWriter("writer, batched + budget settlement", 500, true));
   results.push(await benchGrpc("gRPC RecordUsage, no budgets", "tenant"));
+  results.push(await benchGrpcBatch("gRPC RecordUsageBatch, 100 a call", 100));
   await setBudgets();
   results.push(await benchGrpc("gRPC RecordUsage, 2 budgets/tenant", "budgeted"));
   results.push(await benchReserveAndSettle());
@@ -99,6 +100,24 @@ async function benchGrpc(path: string, tenantPrefix: string): Promise<Result> {
 
   for (const client of clients) client.close();
   return { path, ...run, batches: ledger.writer.stats().batches - before };
+}
+
+// RecordUsageBatch of `size` records a call, as the gateway's outbox sends a backlog or the
+// records that arrive together. Rows are records; latency is per call.
+async function benchGrpcBatch(path: string, size: number): Promise<Result> {
+  const clients = grpcClients();
+  const before = ledger.writer.stats().batches;
+
+  let next = 0;
+  const run = await drive(async () => {
+    const client = clients[next++ % clients.length]!;
+    const records = Array.from({ length: size }, () => benchRecord("tenant"));
+    await client.recordUsageBatch({ records });
+  });
+
+  for (const client of clients) client.close();
+  const batches = ledger.writer.stats().batches - before;
+  return { path, ...run, rows: run.rows * size, batches };
 }
 
 // A request's full ledger path: ReserveBudget, then RecordUsage settling the reservation.
