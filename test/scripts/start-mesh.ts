@@ -2,6 +2,8 @@
  * Starts the whole mesh on this machine: five services as separate processes on the fixed
  * developer ports, on embedded defaults unless DATABASE_URL / REDIS_URL are set.
  */
+import { readFileSync } from "node:fs";
+import { exitWithParent } from "@mesh/lifecycle";
 import { launchMesh, SERVICES } from "../support/launch-mesh.js";
 
 const apiKey = process.env.MESH_DEV_KEY ?? "mesh-dev-key";
@@ -36,7 +38,7 @@ console.log(
     "    -H 'content-type: application/json' \\",
     `    -d '{"model":"auto","max_tokens":200,"messages":[{"role":"user","content":"Hello"}]}'`,
     "",
-    "Ctrl-C stops every service.",
+    "Ctrl-C stops every service (so does SIGTERM to this process, its group, or its parent).",
   ].join("\n"),
 );
 
@@ -49,3 +51,37 @@ const stop = async () => {
 };
 process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());
+// npx and pnpm don't pass a SIGTERM on: when whatever started us dies, stop the mesh too.
+exitWithParent(() => void stop());
+exitWithAncestors(() => void stop());
+
+/**
+ * Calls `onGone` once any process that was an ancestor at start (npx, pnpm, the shell under
+ * them) has exited. Reads /proc, so Linux only; elsewhere exitWithParent alone applies.
+ */
+function exitWithAncestors(onGone: () => void): void {
+  const identity = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Field 4 is the parent pid, field 22 the start time (a reused pid starts later).
+      return { parent: Number(fields[1]), started: fields[19] };
+    } catch {
+      return undefined;
+    }
+  };
+  const ancestors: Array<{ pid: number; started: string }> = [];
+  for (let pid = process.ppid; pid > 1 && ancestors.length < 8; ) {
+    const found = identity(pid);
+    if (!found) break;
+    ancestors.push({ pid, started: found.started ?? "" });
+    pid = found.parent;
+  }
+  const timer = setInterval(() => {
+    const gone = ancestors.some(({ pid, started }) => identity(pid)?.started !== started);
+    if (!gone) return;
+    clearInterval(timer);
+    onGone();
+  }, 500);
+  timer.unref();
+}

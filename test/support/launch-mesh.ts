@@ -116,7 +116,13 @@ async function launchOnce(options: MeshOptions): Promise<RunningMesh> {
     const args = [...(options.nodeArgs?.[name] ?? []), "--import", "tsx", "src/main.ts"];
     const child = spawn(process.execPath, args, {
       cwd: resolve(REPO_ROOT, "services", name),
-      env: { ...baseEnv, ...options.env, ...options.serviceEnv?.[name] },
+      // A service whose launcher dies (a test runner killed, a start script orphaned) stops.
+      env: {
+        ...baseEnv,
+        MESH_EXIT_WITH_PARENT: "1",
+        ...options.env,
+        ...options.serviceEnv?.[name],
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     processes[name] = child;

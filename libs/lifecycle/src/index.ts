@@ -5,4 +5,4 @@ export {
   type ProbeServerOptions,
   type ReadinessCheck,
 } from "./probes.js";
-export { onShutdownSignal, type ShutdownStep } from "./shutdown.js";
+export { exitWithParent, onShutdownSignal, type ShutdownStep } from "./shutdown.js";

@@ -38,4 +38,21 @@ export function onShutdownSignal(logger: Logger, deadlineMs: number, steps: Shut
 
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+  if (process.env.MESH_EXIT_WITH_PARENT === "1") exitWithParent(() => void stop("parent exited"));
+}
+
+/**
+ * Calls `onOrphaned` once this process's parent is gone (it was re-parented). For services a
+ * local launcher starts: a launcher killed without passing its signal on (npx and pnpm don't)
+ * must not leave five services holding the developer ports. Not for containers, where the
+ * service is PID 1's child of nothing.
+ */
+export function exitWithParent(onOrphaned: () => void, pollMs = 500): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onOrphaned();
+  }, pollMs);
+  timer.unref();
 }

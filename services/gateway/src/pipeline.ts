@@ -21,6 +21,7 @@ import type { Logger } from "@mesh/logging";
 import { formatUsd, moneyToNanos, usdFromNanos } from "@mesh/money";
 import { createGrpcClient, GrpcStatus, RpcError, type GrpcClient } from "@mesh/rpc";
 import { trace } from "@opentelemetry/api";
+import { ExponentialBackoff, handleWhen, retry } from "cockatiel";
 import { presentedKey, requireScope, type KeyIdentity } from "./api-keys.js";
 import { cacheDirectives, type CacheDirectives } from "./cache-control.js";
 import type { GatewayConfig } from "./config.js";
@@ -46,6 +47,13 @@ import {
   type UsageOutbox,
 } from "./usage-report.js";
 import { validateChatParams } from "./validate.js";
+
+// Feedback often follows its answer at once, while the answer's usage row is still on its way
+// to the ledger (rows leave in batches): a row not found yet is asked for again, briefly.
+const feedbackRetry = retry(
+  handleWhen((err) => err instanceof RpcError && err.code === GrpcStatus.NOT_FOUND),
+  { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) },
+);
 
 /** Where a request came in; a bounded label in metrics and the ledger. */
 export type Endpoint = "anthropic-messages" | "openai-chat" | "grpc" | "connect";
@@ -536,9 +544,8 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       timeoutMs: config.CHECK_TIMEOUT_MS,
       headers: { "x-request-id": ctx.requestId },
     };
-    const scored = await clients.ledger.recordFeedback(
-      { ...feedback, tenant: ctx.identity.tenant },
-      options,
+    const scored = await feedbackRetry.execute(() =>
+      clients.ledger.recordFeedback({ ...feedback, tenant: ctx.identity.tenant }, options),
     );
     if (!scored.duplicate) {
       // The comment stays in the ledger; metrics only count the score by model.

@@ -94,7 +94,7 @@ export async function startGateway(
   const app = Fastify({ logger: false, bodyLimit: config.REQUEST_BODY_LIMIT_BYTES });
   await app.register(fastifyCors, {
     origin: config.CORS_ORIGINS === "*" ? true : config.CORS_ORIGINS.split(","),
-    methods: [...connectCors.allowedMethods, "GET"],
+    methods: [...new Set([...connectCors.allowedMethods, "GET"])],
     allowedHeaders: [
       ...connectCors.allowedHeaders,
       "authorization",
@@ -266,7 +266,10 @@ async function keyBackend(config: GatewayConfig, logger: Logger): Promise<KeyBac
 async function bootstrapKeys(config: GatewayConfig, keys: KeyStore, logger: Logger) {
   const adminSecret = await keys.bootstrapAdmin(config.GATEWAY_ADMIN_KEY);
   if (adminSecret) {
-    printOnce("admin API key (admin scope; shown this once, store it now)", adminSecret);
+    const lifetime = config.DATABASE_URL
+      ? "shown this once, store it now"
+      : "keys live in memory: a new one every start; set GATEWAY_ADMIN_KEY to keep one";
+    printOnce(`admin API key (admin scope; ${lifetime})`, adminSecret);
     logger.warn("generated the bootstrap admin key and printed it to stderr once");
   }
 
