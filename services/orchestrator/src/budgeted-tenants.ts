@@ -79,7 +79,9 @@ export function followBudgetedTenants(
       const unimplemented = err instanceof RpcError && err.code === GrpcStatus.UNIMPLEMENTED;
       if (wasKnown) {
         wasKnown = false;
-        logger.warn({ err, ledger: client.address },
+        // A stream the ledger ended cleanly is a ledger stopping or restarting, not a fault.
+        const level = err === undefined ? "info" : "warn";
+        logger[level]({ err, ledger: client.address },
           "lost the ledger's tenants with budgets; reserving for every tenant until back");
       } else if (unimplemented && !toldUnimplemented) {
         toldUnimplemented = true;
