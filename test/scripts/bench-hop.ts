@@ -10,6 +10,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
+import { MetricsService } from "@mesh/contracts/metrics/v1/metrics_pb";
+import { createGrpcClient } from "@mesh/rpc";
 import { Redis } from "ioredis";
 import { TEST_REDIS_URL } from "../support/real-services.js";
 
@@ -31,6 +33,34 @@ server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, g
   });
 });
 `;
+
+// The same empty call through the mesh's own RPC layer (libs/rpc: protobuf-es messages, W3C
+// trace propagation, server spans, handler context), on a metrics.v1 method.
+const MESH_SERVER = `
+import { startGrpcServer, registerService } from "@mesh/rpc";
+import { createLogger } from "@mesh/logging";
+import { MetricsService } from "@mesh/contracts/metrics/v1/metrics_pb";
+const server = await startGrpcServer({
+  host: "127.0.0.1", port: 0, logger: createLogger("hop", "silent"), tracerName: "hop",
+  // Every method answers an empty message; the bench calls RecordObservations.
+  services: [registerService(MetricsService, Object.fromEntries(
+    MetricsService.methods.map((m) => [m.localName, async () => ({})]),
+  ))],
+});
+process.stdout.write(JSON.stringify({ meshPort: server.port }) + "\\n");
+`;
+
+const meshChild = spawn(
+  process.execPath,
+  ["--import", "tsx", "--input-type=module", "-e", MESH_SERVER],
+  { cwd: new URL("../../libs/rpc/", import.meta.url), stdio: ["ignore", "pipe", "inherit"] },
+);
+const [meshLine] = (await once(meshChild.stdout, "data")) as [Buffer];
+const { meshPort } = JSON.parse(meshLine.toString()) as Record<string, number>;
+const meshClient = createGrpcClient(MetricsService, `127.0.0.1:${meshPort}`);
+const meshCall = async () => {
+  await meshClient.recordObservations({ observations: [{ requestId: "r", model: "m" }] });
+};
 
 const child = spawn(process.execPath, ["-e", SERVER], {
   cwd: new URL("../../libs/rpc/", import.meta.url),
@@ -62,6 +92,7 @@ const redisCall = async () => {
 console.log(`one caller, ${CALLS} calls after ${WARMUP} warm-up, to another process:`);
 for (const [name, call] of [
   ["grpc-js unary", grpcCall],
+  ["mesh rpc (libs/rpc)", meshCall],
   ["HTTP/1.1 POST (fetch)", httpCall],
   ...(reachable ? [["Redis PING", redisCall] as const] : []),
 ] as const) {
@@ -71,8 +102,10 @@ for (const [name, call] of [
 }
 
 client.close();
+meshClient.close();
 redis.disconnect();
 child.kill();
+meshChild.kill();
 
 async function measure(call: () => Promise<void>, count: number) {
   const latencies: number[] = [];
