@@ -83,6 +83,10 @@ describe("usageRowFromRecord", () => {
     [{ cost: { units: 1n, nanos: -1 } }, "record.cost.units and record.cost.nanos must have"],
     [{ cost: { nanos: 1_000_000_000 } }, "record.cost.nanos is 1000000000; it must lie within"],
     [{ cost: { currencyCode: "EUR", units: 1n } }, 'currency_code is "EUR"; the ledger'],
+    [
+      { cost: { units: 9_223_372_037n } },
+      "record.cost is 9223372037.000000000 USD; the ledger holds at most 9223372036.854775807",
+    ],
     [{ status: 0 }, "record.status is 0; use OK, ERROR, BLOCKED or CANCELLED"],
     [{ model: "bad\u0000model" }, "record.model contains a NUL character"],
     [{ startedAt: { seconds: 253_402_300_800n } }, "record.started_at is outside 0001-01-01"],

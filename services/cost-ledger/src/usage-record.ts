@@ -189,10 +189,13 @@ function cost(record: UsageRecord): { costNanos: bigint; currency: string } {
   return { costNanos, currency: "USD" };
 }
 
+/** The largest amount a bigint column of nano-dollars holds. */
+const MAX_NANOS = 9_223_372_036_854_775_807n;
+
 /**
  * Integer nano-dollars of a non-negative USD Money (absent = 0). Throws INVALID_ARGUMENT with
  * `reason`, naming `field`, for another currency, nanos out of range, mixed signs or a
- * negative amount.
+ * negative amount, or one past what the ledger can hold.
  */
 export function usdNanos(money: Money | undefined, field: string, reason: string): bigint {
   if (!money) return 0n;
@@ -212,6 +215,10 @@ export function usdNanos(money: Money | undefined, field: string, reason: string
   const nanos = moneyToNanos(money);
   if (nanos < 0n) {
     throw fail(`${field} is -${formatUsd(-nanos)} USD; it must not be negative`);
+  }
+  if (nanos > MAX_NANOS) {
+    throw fail(`${field} is ${formatUsd(nanos)} USD; the ledger holds at most ` +
+      `${formatUsd(MAX_NANOS)} USD (a signed 64-bit count of nano-dollars)`);
   }
   return nanos;
 }

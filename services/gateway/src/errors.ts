@@ -120,7 +120,8 @@ export function openAiErrorShape(err: RpcError): { status: number; type: string;
     return { status: 429, type: kind, code: "rate_limit_exceeded" };
   }
   if (err.reason === "budget_exceeded") {
-    return { status: 429, type: "insufficient_quota", code: "insufficient_quota" };
+    // OpenAI's type for spend limits, with our code so callers can tell it from a rate limit.
+    return { status: 429, type: "insufficient_quota", code: "budget_exceeded" };
   }
   if (err.reason === "overloaded") {
     return { status: 503, type: "server_error", code: "provider_overloaded" };
