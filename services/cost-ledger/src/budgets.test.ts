@@ -629,6 +629,33 @@ describe("spend queries", () => {
     expect(onlyK2.rows.map((r) => nanos(r.cost))).toEqual([400n]);
   });
 
+  it("groups spend by how requests ended, so cut and blocked streams show apart", async () => {
+    const tenant = uniq("status");
+    const ended = [
+      { status: UsageStatus.OK, cost: 1_500n },
+      { status: UsageStatus.CANCELLED, cost: 600n },
+      { status: UsageStatus.CANCELLED, cost: 40n },
+      { status: UsageStatus.BLOCKED, cost: 255n },
+      { status: UsageStatus.ERROR, cost: 0n },
+    ];
+    for (const e of ended) {
+      await ledger.client.recordUsage({
+        record: sampleRecord({ tenant, status: e.status, cost: usd(e.cost) }),
+      });
+    }
+
+    const byStatus = await ledger.client.querySpend({ tenant, groupBy: [SpendGroup.STATUS] });
+
+    expect(byStatus.rows.map((r) => [r.status, nanos(r.cost), r.requests])).toEqual([
+      ["blocked", 255n, 1n],
+      ["cancelled", 640n, 2n],
+      ["error", 0n, 1n],
+      ["ok", 1_500n, 1n],
+    ]);
+    expect(byStatus.total?.status).toBe("");
+    expect(nanos(byStatus.total?.cost)).toBe(2_395n);
+  });
+
   it("refuses an unknown group and a limit past 10,000", async () => {
     const group = await rpcError(ledger.client.querySpend({ groupBy: [SpendGroup.UNSPECIFIED] }));
     const limit = await rpcError(ledger.client.querySpend({ limit: 10_001 }));

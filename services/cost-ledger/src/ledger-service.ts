@@ -401,7 +401,7 @@ function spendGroups(groups: SpendGroup[]): SpendGroupName[] {
     if (!name) {
       throw new RpcError(
         GrpcStatus.INVALID_ARGUMENT,
-        `group_by has ${g}; use SPEND_GROUP_TENANT, _API_KEY, _MODEL or _DAY`,
+        `group_by has ${g}; use SPEND_GROUP_TENANT, _API_KEY, _MODEL, _DAY or _STATUS`,
         "invalid_spend_query",
       );
     }
@@ -415,6 +415,7 @@ const SPEND_GROUP_NAMES = new Map<SpendGroup, SpendGroupName>([
   [SpendGroup.API_KEY, "api_key"],
   [SpendGroup.MODEL, "model"],
   [SpendGroup.DAY, "day"],
+  [SpendGroup.STATUS, "status"],
 ]);
 
 function boundedLimit(value: number, fallback: number, max: number, reason: string): number {
@@ -488,6 +489,7 @@ function spendRowToProto(r: SpendGroupRow): MessageInitShape<typeof SpendRowSche
     apiKeyId: r.apiKeyId,
     model: r.model,
     day: r.day,
+    status: r.status,
     cost: usdFromNanos(r.costNanos),
     requests: r.requests,
     inputTokens: r.inputTokens,

@@ -51,7 +51,7 @@ export async function querySpend(pool: pg.Pool, window: SpendWindow): Promise<Sp
 }
 
 /** A dimension spend can be grouped by. */
-export type SpendGroupName = "tenant" | "api_key" | "model" | "day";
+export type SpendGroupName = "tenant" | "api_key" | "model" | "day" | "status";
 
 // Whitelisted SQL for each dimension; the order here is the order of output columns.
 const GROUP_SQL: Record<SpendGroupName, string> = {
@@ -59,8 +59,9 @@ const GROUP_SQL: Record<SpendGroupName, string> = {
   api_key: "api_key_id",
   model: "model",
   day: `to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+  status: "status",
 };
-const GROUP_ORDER: readonly SpendGroupName[] = ["tenant", "api_key", "model", "day"];
+const GROUP_ORDER: readonly SpendGroupName[] = ["tenant", "api_key", "model", "day", "status"];
 
 /** A grouped spend query; empty filters match everything. */
 export interface SpendQuery {
@@ -81,6 +82,7 @@ export interface SpendGroupRow {
   apiKeyId: string;
   model: string;
   day: string;
+  status: string;
   costNanos: bigint;
   requests: bigint;
   inputTokens: bigint;
@@ -95,6 +97,7 @@ interface GroupDbRow {
   api_key_id: string;
   model: string;
   day: string;
+  status: string;
   cost_nanos: string;
   requests: string;
   input_tokens: string;
@@ -117,8 +120,8 @@ const FILTER = `($1 = '' OR tenant = $1) AND ($2 = '' OR api_key_id = $2)
   AND started_at >= $4::timestamptz AND started_at < $5::timestamptz`;
 
 /**
- * Spend grouped by any of tenant, API key, model and UTC day, in that column order, sorted,
- * at most `limit` groups; plus the total over every matching row. Sums are exact.
+ * Spend grouped by any of tenant, API key, model, UTC day and status, in that column order,
+ * sorted, at most `limit` groups; plus the total over every matching row. Sums are exact.
  */
 export async function querySpendGroups(
   pool: pg.Pool,
@@ -133,7 +136,8 @@ export async function querySpendGroups(
     query.since ?? "-infinity",
     query.until ?? "infinity",
   ];
-  const totalSql = `SELECT '' AS tenant, '' AS api_key_id, '' AS model, '' AS day, ${SUMS}
+  const totalSql = `SELECT '' AS tenant, '' AS api_key_id, '' AS model, '' AS day,
+                           '' AS status, ${SUMS}
                       FROM usage_records WHERE ${FILTER}`;
 
   const totalResult = await pool.query<GroupDbRow>(totalSql, params);
@@ -144,7 +148,7 @@ export async function querySpendGroups(
   // One row past the limit tells whether there were more.
   const result = await pool.query<GroupDbRow>(
     `SELECT ${dims[0]} AS tenant, ${dims[1]} AS api_key_id, ${dims[2]} AS model,
-            ${dims[3]} AS day, ${SUMS}
+            ${dims[3]} AS day, ${dims[4]} AS status, ${SUMS}
        FROM usage_records WHERE ${FILTER}
       GROUP BY ${keys} ORDER BY ${keys} LIMIT $6`,
     [...params, query.limit + 1],
@@ -159,6 +163,7 @@ function groupFromDb(row: GroupDbRow): SpendGroupRow {
     apiKeyId: row.api_key_id,
     model: row.model,
     day: row.day,
+    status: row.status,
     costNanos: BigInt(row.cost_nanos),
     requests: BigInt(row.requests),
     inputTokens: BigInt(row.input_tokens),
