@@ -125,6 +125,35 @@ describe("a stream cut short is billed for what the model produced", () => {
     });
   });
 
+  it("bills the prompt of a caller that hangs up before the answer began", async () => {
+    // The provider takes 800 ms to its first byte, then sends one delta and thinks on.
+    fake.script({
+      kind: "reply",
+      text: "Hi. And more that never comes.",
+      deltaChars: 4,
+      delayMs: 800,
+      usage: { input_tokens: 1_000 },
+      stallAfterEvents: EVENTS_BEFORE_TEXT + 1,
+    });
+    // The gateway sends its headers with the first event, so the caller leaves with nothing.
+    const hangUp = new AbortController();
+    const opened = openStream("plain-key", "hang-up-before-start", hangUp.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    hangUp.abort();
+    await expect(opened).rejects.toThrow();
+
+    const row = await usageRow("hang-up-before-start");
+    // The gateway kept the stream until its start event named the model, its prices and the
+    // prompt's usage, then cut it: 1,000 input tokens at $3/MTok, no output reached it.
+    expect(row).toEqual({
+      status: "cancelled",
+      input_tokens: "1000",
+      output_tokens: "0",
+      cost_nanos: "3000000",
+      ...SONNET,
+    });
+  });
+
   it("bills a stream a guardrail stopped for the text produced up to the stop", async () => {
     // Two clean sentences, then one that leaks an email: the gate blocks it when the delta that
     // ends it arrives, after 14 + 12 + 42 bytes (with their trailing spaces) were produced.

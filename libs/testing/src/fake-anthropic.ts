@@ -33,6 +33,8 @@ export interface FakeReply {
   chunkBytes?: number;
   /** Streams only: stop after this many SSE events and close the connection. */
   cutAfterEvents?: number;
+  /** Wait this long before answering (a slow first byte), on top of the server's latency. */
+  delayMs?: number;
   /** Streams only: send this many events, then hold the connection open until the client
    *  leaves, as a model still thinking would (for caller hang-up tests). */
   stallAfterEvents?: number;
@@ -177,6 +179,7 @@ export async function startFakeAnthropic(
     }
 
     if (options.zeroLatency && step === defaultReply) return sendCanned(res, body);
+    if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
 
     const message = buildMessage(step, body);
     if (body.stream === true) return streamMessage(res, message, step);

@@ -55,6 +55,9 @@ const feedbackRetry = retry(
   { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) },
 );
 
+// How long a stream whose caller left before its start event is kept up to learn what to bill.
+const START_GRACE_MS = 2_000;
+
 /** Where a request came in; a bounded label in metrics and the ledger. */
 export type Endpoint = "anthropic-messages" | "openai-chat" | "grpc" | "connect";
 
@@ -397,7 +400,11 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       let stopped: GuardrailVerdict[] | undefined;
       const events = clients.orchestrator.streamComplete(
         { requestId: ctx.requestId, params: input.params },
-        { ...upstreamOptions, signal: ctx.signal, headers: { "x-request-id": ctx.requestId } },
+        {
+          ...upstreamOptions,
+          signal: tally.upstreamSignal(ctx.signal, START_GRACE_MS),
+          headers: { "x-request-id": ctx.requestId },
+        },
       );
 
       // Text is held back until guardrails have checked each sentence; only checked text
