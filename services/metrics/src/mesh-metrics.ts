@@ -4,21 +4,27 @@ import { moneyToNanos } from "@mesh/money";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { SlidingSums } from "./sliding-sums.js";
 
-/** Error types a label may take; anything else is counted as "other". */
-export const ERROR_TYPES = new Set([
-  "invalid_request",
-  "authentication",
-  "permission",
-  "not_found",
-  "rate_limited",
-  "budget_exceeded",
-  "guardrail_blocked",
-  "provider_error",
-  "provider_timeout",
-  "overloaded",
-  "unavailable",
-  "cancelled",
-  "internal",
+/**
+ * Error types a label may take, each with the `status` its request is counted under in
+ * ai_requests_total: "refused" when the mesh turned the caller away as it should (bad input, a
+ * limit, a budget, a guardrail), "cancelled" when the caller left, "error" when the mesh or a
+ * provider failed. Only "error" is a fault to page someone about. Any other type is "other",
+ * counted as an error.
+ */
+export const ERROR_TYPES = new Map<string, "refused" | "cancelled" | "error">([
+  ["invalid_request", "refused"],
+  ["authentication", "refused"],
+  ["permission", "refused"],
+  ["not_found", "refused"],
+  ["rate_limited", "refused"],
+  ["budget_exceeded", "refused"],
+  ["guardrail_blocked", "refused"],
+  ["cancelled", "cancelled"],
+  ["provider_error", "error"],
+  ["provider_timeout", "error"],
+  ["overloaded", "error"],
+  ["unavailable", "error"],
+  ["internal", "error"],
 ]);
 
 const ENDPOINTS = new Set(["anthropic-messages", "openai-chat", "grpc", "connect"]);
@@ -70,7 +76,8 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
 
   const requests = new Counter({
     name: "ai_requests_total",
-    help: "Requests finished, by catalog model, endpoint and outcome.",
+    help: "Requests finished, by catalog model, endpoint and status: ok, refused (the caller " +
+      "was turned away), cancelled (the caller left) or error (the mesh or a provider failed).",
     labelNames: ["model", "endpoint", "status"],
     registers: [registry],
   });
@@ -160,7 +167,8 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     const endpoint = ENDPOINTS.has(o.endpoint) ? o.endpoint : "other";
     const errorType = o.errorType ? (ERROR_TYPES.has(o.errorType) ? o.errorType : "other") : "";
 
-    requests.inc({ model, endpoint, status: errorType ? "error" : "ok" });
+    const status = errorType ? (ERROR_TYPES.get(errorType) ?? "error") : "ok";
+    requests.inc({ model, endpoint, status });
     latency.observe({ model, endpoint }, o.latencySeconds);
     if (o.streamed && o.timeToFirstTokenSeconds > 0) {
       ttft.observe({ model, endpoint }, o.timeToFirstTokenSeconds);

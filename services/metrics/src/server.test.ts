@@ -226,25 +226,35 @@ describe("RecordObservations, a batch per call", () => {
       guardrails: [{ check: "pii", action: GuardrailAction.REDACT }],
     }),
     observation({ requestId: "batch-4", model: "", errorType: "authentication" }),
+    ...["cancelled", "made_up"].map((errorType, i) => observation({
+      requestId: `batch-${5 + i}`,
+      model: "claude-sonnet-4",
+      errorType,
+      usage: { inputTokens: 0, outputTokens: 0 },
+      cost: usdFromNanos(0n),
+    })),
   ];
 
   it("counts each observation of the batch once, with exact values", async () => {
     const answer = await batched.client.recordObservations({ observations: batch() });
     const empty = await batched.client.recordObservations({ observations: [] });
 
-    expect(answer.recorded).toBe(4);
+    expect(answer.recorded).toBe(6);
     expect(empty.recorded).toBe(0);
     const text = await batched.metricsText();
     const haiku = { model: "claude-haiku-3", status: "ok" };
     expect(sample(text, "ai_requests_total", { ...haiku, endpoint: "grpc" })).toBe(1);
     expect(sample(text, "ai_requests_total", { ...haiku, endpoint: "anthropic-messages" }))
       .toBe(1);
-    expect(sample(text, "ai_requests_total", {
-      model: "claude-sonnet-4",
-      endpoint: "grpc",
-      status: "error",
-    })).toBe(1);
-    expect(sample(text, "ai_requests_total", { model: "none", endpoint: "grpc", status: "error" }))
+    // Overloaded and an unknown type are faults; a bad key is a refusal; a caller leaving is
+    // neither.
+    const sonnet = { model: "claude-sonnet-4", endpoint: "grpc" };
+    expect(sample(text, "ai_requests_total", { ...sonnet, status: "error" })).toBe(2);
+    expect(sample(text, "ai_requests_total", { ...sonnet, status: "cancelled" })).toBe(1);
+    expect(sample(text, "ai_requests_total", { model: "none", endpoint: "grpc", status: "refused" }))
+      .toBe(1);
+    expect(sample(text, "ai_errors_total", { type: "other", model: "claude-sonnet-4" })).toBe(1);
+    expect(sample(text, "ai_errors_total", { type: "cancelled", model: "claude-sonnet-4" }))
       .toBe(1);
     expect(sample(text, "ai_errors_total", { type: "overloaded", model: "claude-sonnet-4" }))
       .toBe(1);
@@ -279,7 +289,8 @@ describe("RecordObservations, a batch per call", () => {
 
     expect(scored).toMatchObject({ model: "claude-sonnet-4", duplicate: false });
     const dashboard = await batched.client.getDashboard({ localOnly: true });
-    expect(dashboard.total).toMatchObject({ requests5m: 4n, errors5m: 2n, errorRate: 0.5 });
+    // The dashboard follows the design's ratio: every error type over every request.
+    expect(dashboard.total).toMatchObject({ requests5m: 6n, errors5m: 4n, errorRate: 4 / 6 });
   });
 });
 
