@@ -90,6 +90,31 @@ describe("grpc server and client over protobuf-es", () => {
     expect(internal.message).not.toContain("secret");
   });
 
+  it("refuses bytes that are not the request message as INVALID_ARGUMENT", async () => {
+    // Field 1 says five bytes follow; one does.
+    const truncated = Buffer.from([0x0a, 0x05, 0x61]);
+    const raw = new grpc.Client(address, grpc.credentials.createInsecure());
+    const path = "/orchestrator.v1.OrchestratorService/";
+    const same = (b: Buffer) => b;
+
+    const unary = await new Promise<grpc.ServiceError | null>((resolve) => {
+      raw.makeUnaryRequest(`${path}Complete`, same, same, truncated, (err) => resolve(err));
+    });
+    const stream = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = raw.makeServerStreamRequest(`${path}StreamComplete`, same, same, truncated);
+      call.on("data", () => undefined);
+      call.on("error", resolve);
+    });
+    raw.close();
+
+    for (const err of [unary!, stream]) {
+      expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+      expect(err.details).toMatch(
+        /^the request is not a valid orchestrator\.v1\.\w+Request message \(.+\); send it/,
+      );
+    }
+  });
+
   it("streams messages and ends a failed stream with the handler's status", async () => {
     const client = createGrpcClient(OrchestratorService, address);
     const texts: string[] = [];

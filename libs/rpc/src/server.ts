@@ -14,7 +14,7 @@ import type { Logger } from "@mesh/logging";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { HealthImplementation } from "grpc-health-check";
 import { RpcError, toStatusObject } from "./errors.js";
-import { grpcMethodDefinition } from "./methods.js";
+import { grpcMethodDefinition, UndecodableRequest } from "./methods.js";
 import { metadataGetter } from "./propagation.js";
 
 /** What a handler knows about the call besides its request message. */
@@ -195,7 +195,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       const { callCtx, answered } = callContext(call);
       context.with(ctx, async () => {
         try {
-          const result = await (run(call.request, callCtx) as Promise<object>);
+          const result = await (run(decoded(call.request), callCtx) as Promise<object>);
           span.setAttribute("rpc.grpc.status_code", grpc.status.OK);
           flushHeaders(call);
           answered();
@@ -223,7 +223,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       const { callCtx, answered } = callContext(call);
       context.with(ctx, async () => {
         try {
-          const events = run(call.request, callCtx) as AsyncIterable<object>;
+          const events = run(decoded(call.request), callCtx) as AsyncIterable<object>;
           for await (const event of events) {
             if (call.cancelled) break;
             flushHeaders(call);
@@ -309,4 +309,15 @@ function collectFiles(file: DescFile, into: DescFile[]): void {
   if (into.includes(file)) return;
   for (const dep of file.dependencies) collectFiles(dep, into);
   into.push(file);
+}
+
+/** The request message, or the caller's error when its bytes were not one. */
+function decoded(request: unknown): unknown {
+  if (!(request instanceof UndecodableRequest)) return request;
+  throw new RpcError(
+    grpc.status.INVALID_ARGUMENT,
+    `the request is not a valid ${request.typeName} message (${request.problem}); ` +
+      "send it encoded from this service's proto definitions",
+    "undecodable_request",
+  );
 }
