@@ -341,6 +341,8 @@ describe("BillingService as JSON over Connect", () => {
       period: "BUDGET_PERIOD_DAY",
     });
     const gone = await post("GetBudgetStatus", ACME_KEY, {});
+    const misspeltGroup = await post("QuerySpend", ACME_KEY, { groupBy: ["SPEND_GROUP_MODLE"] });
+    const misspeltField = await post("QuerySpend", ACME_KEY, { gruopBy: ["SPEND_GROUP_MODEL"] });
 
     expect(spent).toEqual({
       status: 200,
@@ -372,5 +374,10 @@ describe("BillingService as JSON over Connect", () => {
     expect(deleted).toEqual({ status: 200, json: { deleted: true } });
     expect(again).toEqual({ status: 200, json: {} });
     expect(gone).toEqual({ status: 200, json: {} });
+    // Misspelt names are refused rather than ignored, which would answer a different question.
+    expect(misspeltGroup).toMatchObject({ status: 400, json: { code: "invalid_argument" } });
+    expect(misspeltGroup.json.message).toContain("SPEND_GROUP_MODLE");
+    expect(misspeltField).toMatchObject({ status: 400, json: { code: "invalid_argument" } });
+    expect(misspeltField.json.message).toContain("gruopBy");
   });
 });

@@ -137,6 +137,9 @@ export async function startGateway(
       connectBillingRoutes(billing)(router);
     },
     readMaxBytes: config.REQUEST_BODY_LIMIT_BYTES,
+    // Connect ignores unknown JSON fields and enum names by default; a misspelt field or group
+    // would then change the answer without a word. Refuse them with the name at fault.
+    jsonOptions: { ignoreUnknownFields: false },
   });
   // The REST APIs get their own scope: their strict JSON parser would clash with the no-op
   // parsers Connect's plugin installs for the same content type in its scope.
