@@ -523,10 +523,13 @@ describe("bad input gets the protocol's clear error", () => {
     const wrong = await post(JSON.stringify(good), { authorization: "Bearer not-a-key" });
 
     for (const res of [missing, wrong]) {
+      const json = (await res.json()) as { error: { type: string }; request_id: string };
       expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: { type: string } }).error.type).toBe(
-        "authentication_error",
-      );
+      expect(json.error.type).toBe("authentication_error");
+      // The id to quote comes with the refusal, in each of the places Anthropic puts it.
+      expect(json.request_id).toMatch(/^req_[0-9a-f]{32}$/);
+      expect(res.headers.get("request-id")).toBe(json.request_id);
+      expect(res.headers.get("x-request-id")).toBe(json.request_id);
     }
     await eventually(
       async () => {
@@ -563,7 +566,14 @@ describe("bad input gets the protocol's clear error", () => {
       ),
     );
 
+    const named = await client.chat(
+      { params: { messages: [{ role: 1, content: [text] }] } },
+      { headers: { "x-request-id": "caller-named-1" } },
+    ).then(() => undefined, (err: RpcError) => err);
+
     expect(noKey[0]).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(named?.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(named?.trailers["x-request-id"]).toBe("caller-named-1");
     expect(empty).toEqual([
       GrpcStatus.INVALID_ARGUMENT,
       "messages: at least one message is required",

@@ -28,9 +28,11 @@ export function registerAnthropicApi(app: FastifyInstance, pipeline: Pipeline, l
     const header = headerReader(req);
     await withServerSpan(req, "POST /v1/messages", async (span) => {
       let ctx: RequestContext | undefined;
+      // Set by the onRequest hook, so refusals at the door carry it too, as Anthropic's do.
+      const requestId = header("x-request-id");
+      if (requestId) reply.header("request-id", requestId);
       try {
         ctx = await pipeline.admit(header, "anthropic-messages");
-        reply.header("request-id", ctx.requestId);
 
         const body = parseMessagesRequest(req.body);
         const params = toChatParams(body, readHintHeaders(header));
@@ -49,7 +51,7 @@ export function registerAnthropicApi(app: FastifyInstance, pipeline: Pipeline, l
         const rpcError = asRpcError(err);
         span.setAttribute("mesh.error_reason", rpcError.reason || "internal");
         await sendAnthropicError(reply, rpcError, {
-          requestId: ctx?.requestId,
+          requestId,
           limits: mergeLimits(ctx?.limits, err),
         });
       }

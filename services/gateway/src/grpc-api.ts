@@ -4,6 +4,7 @@ import { asRpcError, limitSource } from "./errors.js";
 import type { Pipeline, RequestContext } from "./pipeline.js";
 import { mergeLimits, openAiLimitHeaders } from "./rate-limit-headers.js";
 import type { LimitSnapshot } from "./rate-limits.js";
+import { normaliseRequestId } from "./request-id.js";
 import { errorInfoDetail, retryInfoDetail } from "./retry-info.js";
 
 /**
@@ -13,13 +14,18 @@ import { errorInfoDetail, retryInfoDetail } from "./retry-info.js";
  */
 export function grpcGatewayService(pipeline: Pipeline) {
   const admit = async (call: CallContext) => {
+    // Named here rather than in the pipeline so that a refusal at the door carries it too.
+    const requestId = normaliseRequestId(call.header("x-request-id"));
+    const header = (name: string) => (name === "x-request-id" ? requestId : call.header(name));
     try {
-      const ctx = await pipeline.admit((name) => call.header(name), "grpc");
+      const ctx = await pipeline.admit(header, "grpc");
       ctx.signal = call.signal;
       call.setHeader("x-request-id", ctx.requestId);
       return ctx;
     } catch (err) {
-      throw toGrpcError(err);
+      const refusal = toGrpcError(err);
+      refusal.trailers["x-request-id"] = requestId;
+      throw refusal;
     }
   };
   const withLimits = (call: CallContext, ctx: RequestContext) => {
