@@ -28,7 +28,10 @@ import { planRoute } from "./routing.js";
 import { startOrchestratorService } from "./server.js";
 import { chatParams, fakeCatalogYaml, recordingClock, silentLogger } from "./testkit.js";
 
-type ReserveAnswer = MessageInitShape<typeof ReserveBudgetResponseSchema> | RpcError;
+type ReserveAnswer =
+  | MessageInitShape<typeof ReserveBudgetResponseSchema>
+  | RpcError
+  | { stallMs: number };
 
 /**
  * A tiny cost ledger: answers ReserveBudget from a script and records every call. It answers
@@ -56,8 +59,12 @@ async function startLedger(port = 0) {
       }])),
       reserveBudget: async (req: ReserveBudgetRequest) => {
         reserves.push(req);
-        const answer = answers.shift() ?? { reservationId: `res-${reserves.length}`,
-          usedFraction: 0.1 };
+        let answer = answers.shift();
+        if (answer && "stallMs" in answer) {
+          await new Promise((r) => setTimeout(r, (answer as { stallMs: number }).stallMs));
+          answer = undefined;
+        }
+        answer ??= { reservationId: `res-${reserves.length}`, usedFraction: 0.1 };
         if (answer instanceof RpcError) throw answer;
         return answer;
       },
@@ -128,10 +135,10 @@ afterEach(() => {
 });
 
 function setup(options: { address?: string; failureMode?: BudgetFailureMode;
-  downtierAt?: number } = {}) {
+  downtierAt?: number; timeoutMs?: number } = {}) {
   const budget = createLedgerBudget({
     address: options.address ?? ledger.address,
-    timeoutMs: 2_000,
+    timeoutMs: options.timeoutMs ?? 2_000,
     failureMode: options.failureMode ?? "closed",
     logger: silentLogger,
     watchRetryMs: { initial: 20, max: 100 },
@@ -325,6 +332,28 @@ describe("budget-aware dispatch", () => {
     expect(reserved().map((r) => [r[0], r[3]])).toEqual([["claude-sonnet-4", ""],
       ["claude-haiku-3", "res-1"], ["claude-opus-4", "res-2"]]);
     expect(ledger.releases).toEqual(["res-3"]);
+  });
+
+  it("asks once more when the ledger was slow or away, with the same request id", async () => {
+    const { dispatcher, budget } = setup({ timeoutMs: 200 });
+    ledger.answer(
+      { stallMs: 400 },
+      { reservationId: "res-held", usedFraction: 0.2 },
+      new RpcError(GrpcStatus.UNAVAILABLE, "ledger restarting"),
+      { reservationId: "res-back", usedFraction: 0.2 },
+    );
+    fake.script({ kind: "reply", text: "a" }, { kind: "reply", text: "b" });
+
+    // A stall past the deadline, then an answer: served on the reservation of the retry (the
+    // ledger answers a repeat of the same request id with the reservation it already holds).
+    const first = await dispatcher.complete(request());
+    // Away, then an answer.
+    const second = await dispatcher.complete({ ...request(), requestId: "req-c" });
+    budget.close();
+
+    expect(ledger.reserves.map((r) => r.requestId)).toEqual(["req-b", "req-b", "req-c", "req-c"]);
+    expect([first.reservationId, second.reservationId]).toEqual(["res-held", "res-back"]);
+    expect(fake.requests).toHaveLength(2);
   });
 
   it("fails closed when the ledger cannot be reached, open when the policy says so",

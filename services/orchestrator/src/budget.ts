@@ -2,7 +2,17 @@ import { CostLedgerService } from "@mesh/contracts/ledger/v1/ledger_pb";
 import type { Logger } from "@mesh/logging";
 import { usdFromNanos } from "@mesh/money";
 import { createGrpcClient, GrpcStatus, RpcError, type GrpcClient } from "@mesh/rpc";
+import { ConstantBackoff, handleWhen, retry } from "cockatiel";
 import { followBudgetedTenants, type FollowOptions } from "./budgeted-tenants.js";
+
+// A burst of requests on one budget queues at the ledger, and a ledger replica may be
+// restarting: one more try before refusing the request. Safe because the ledger answers a
+// repeated request id with the reservation it already holds, rather than reserving twice.
+const reserveRetry = retry(
+  handleWhen((err) => err instanceof RpcError &&
+    (err.code === GrpcStatus.DEADLINE_EXCEEDED || err.code === GrpcStatus.UNAVAILABLE)),
+  { maxAttempts: 1, backoff: new ConstantBackoff(50) },
+);
 
 /** One worst-case reservation to ask the ledger for. */
 export interface ReserveRequest {
@@ -79,7 +89,7 @@ export function createLedgerBudget(options: LedgerBudgetOptions): BudgetGuard {
         return { reservationId: "", usedFraction: 0, skipped: true };
       }
       try {
-        const response = await client.reserveBudget(
+        const response = await reserveRetry.execute(() => client.reserveBudget(
           {
             requestId: request.requestId,
             tenant: request.tenant,
@@ -90,7 +100,7 @@ export function createLedgerBudget(options: LedgerBudgetOptions): BudgetGuard {
             replacesReservationId: request.replaces,
           },
           { timeoutMs: options.timeoutMs, headers: { "x-request-id": request.requestId } },
-        );
+        ));
         return { reservationId: response.reservationId, usedFraction: response.usedFraction };
       } catch (err) {
         if (err instanceof RpcError && err.code === GrpcStatus.RESOURCE_EXHAUSTED) {

@@ -41,7 +41,8 @@ const schema = z.object({
   // Budget checks: before a model is called, the worst case is reserved with the ledger.
   LEDGER_ADDR: z.string().default("127.0.0.1:50054"),
   ORCHESTRATOR_BUDGETS: flag(true),
-  ORCHESTRATOR_LEDGER_TIMEOUT_MS: millis(1_000),
+  // Per try; a timed-out or refused reservation is asked once more before the request fails.
+  ORCHESTRATOR_LEDGER_TIMEOUT_MS: millis(2_000),
   // closed (default): when the ledger cannot be asked, the request fails UNAVAILABLE
   // budget_unavailable, so no spend escapes a budget while the ledger is down. open: serve
   // without a reservation and log a warning (availability over budget enforcement).
