@@ -127,6 +127,44 @@ describe("the OpenAI-compatible API with the official SDK", () => {
     expect(response.headers.get("x-request-id")).toBe(`caller-${RUN}`);
   });
 
+  it("gives a reused x-request-id a new id, so every model call has a billed row", async () => {
+    const given = `reused-${RUN}`;
+    const ask = () => ({
+      model: "claude-sonnet-4",
+      max_tokens: 64,
+      messages: [{ role: "user" as const, content: prompt("again") }],
+    });
+    const first = await openai.chat.completions
+      .create(ask(), { headers: { "x-request-id": given } })
+      .withResponse();
+    const second = await openai.chat.completions
+      .create(ask(), { headers: { "x-request-id": given } })
+      .withResponse();
+    const third = await anthropic.messages
+      .create(ask(), { headers: { "x-request-id": given } })
+      .withResponse();
+
+    const ids = [first, second, third].map((r) => r.response.headers.get("x-request-id"));
+    expect(ids[0]).toBe(given);
+    expect(ids[1]).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(ids[2]).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(3);
+    expect(third.response.headers.get("request-id")).toBe(ids[2]);
+
+    // 120 input and 30 output tokens at $3 / $15 per million: 810,000 nano-dollars each.
+    const deadline = Date.now() + 15_000;
+    let rows: { request_id: string; cost_nanos: string }[] = [];
+    while (rows.length < 3 && Date.now() < deadline) {
+      ({ rows } = await schema.pool.query(
+        `SELECT request_id, cost_nanos FROM "${schema.name}".usage_records
+          WHERE request_id = ANY($1) ORDER BY started_at`,
+        [ids],
+      ));
+      if (rows.length < 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows).toEqual(ids.map((id) => ({ request_id: id, cost_nanos: "810000" })));
+  });
+
   it("streams chunks ending in data: [DONE], the usage chunk only when asked", async () => {
     const body = {
       model: "claude-sonnet-4",

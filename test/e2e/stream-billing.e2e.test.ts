@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,10 @@ const SONNET = {
 const FORTY_SENTENCES = "Hi. ".repeat(40);
 // message_start, content_block_start and ping come before the first delta.
 const EVENTS_BEFORE_TEXT = 3;
+
+// The gateway takes a caller's x-request-id once (on every replica, through Redis), so each
+// run names its requests afresh.
+const RUN = randomBytes(4).toString("hex");
 
 let fake: FakeAnthropic;
 let schema: TestSchema;
@@ -63,7 +68,11 @@ afterAll(async () => {
 function openStream(key: string, requestId: string, signal?: AbortSignal) {
   return fetch(`${mesh.gatewayUrl}/v1/messages`, {
     method: "POST",
-    headers: { "x-api-key": key, "x-request-id": requestId, "content-type": "application/json" },
+    headers: {
+      "x-api-key": key,
+      "x-request-id": `${requestId}-${RUN}`,
+      "content-type": "application/json",
+    },
     body: JSON.stringify({
       model: "claude-sonnet-4",
       max_tokens: 500,
@@ -74,7 +83,8 @@ function openStream(key: string, requestId: string, signal?: AbortSignal) {
   });
 }
 
-async function usageRow(requestId: string) {
+async function usageRow(name: string) {
+  const requestId = `${name}-${RUN}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     const { rows } = await schema.pool.query(

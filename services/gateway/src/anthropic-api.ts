@@ -29,10 +29,13 @@ export function registerAnthropicApi(app: FastifyInstance, pipeline: Pipeline, l
     await withServerSpan(req, "POST /v1/messages", async (span) => {
       let ctx: RequestContext | undefined;
       // Set by the onRequest hook, so refusals at the door carry it too, as Anthropic's do.
-      const requestId = header("x-request-id");
+      let requestId = header("x-request-id");
       if (requestId) reply.header("request-id", requestId);
       try {
         ctx = await pipeline.admit(header, "anthropic-messages");
+        // Admission gives a reused id a new one.
+        requestId = ctx.requestId;
+        reply.headers({ "request-id": requestId, "x-request-id": requestId });
 
         const body = parseMessagesRequest(req.body);
         const params = toChatParams(body, readHintHeaders(header));

@@ -54,6 +54,12 @@ const schema = z.object({
   REQUEST_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1_000).default(64),
   REQUEST_MAX_MESSAGES: z.coerce.number().int().min(1).default(1_000),
   TRUST_CALLER_TRACE: flag(true),
+  /**
+   * How long a caller's x-request-id stays used: sent again within it, the request gets a new
+   * id (so it is billed on a row of its own). In-process, at most REQUEST_ID_MEMORY_MAX ids.
+   */
+  REQUEST_ID_REUSE_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3_600),
+  REQUEST_ID_MEMORY_MAX: z.coerce.number().int().min(1_000).default(200_000),
   /** Folder of the usage outbox (one gateway process per folder); see resolveOutboxDir. */
   GATEWAY_OUTBOX_DIR: z.string().min(1).optional(),
 });

@@ -38,6 +38,8 @@ export function registerOpenAiApi(app: FastifyInstance, pipeline: Pipeline, logg
       let ctx: RequestContext | undefined;
       try {
         ctx = await pipeline.admit(header, "openai-chat");
+        // Admission gives a reused id a new one.
+        reply.header("x-request-id", ctx.requestId);
         const body = parseChatCompletionRequest(req.body);
         const params = toChatParams(body, readHintHeaders(header));
         span.setAttribute("gen_ai.request.model", body.model);

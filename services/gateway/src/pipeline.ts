@@ -29,7 +29,12 @@ import { asRpcError, errorType, gatewayError } from "./errors.js";
 import { createGuardrailChecks, type GateStep } from "./guardrail-checks.js";
 import type { KeyStore } from "./key-store.js";
 import type { LimitSnapshot, RequestLimits } from "./rate-limits.js";
-import { normaliseRequestId } from "./request-id.js";
+import {
+  GENERATED_ID_MARK,
+  newRequestId,
+  normaliseRequestId,
+  type RequestIdClaims,
+} from "./request-id.js";
 import { cacheKey, isCacheable, type ResponseCache } from "./response-cache.js";
 import { chatEvent, replay, textBlock } from "./stream-replay.js";
 import { allowedModels, type EffectivePolicy } from "./tenant-policy.js";
@@ -113,6 +118,8 @@ export interface PipelineDeps {
   usageOutbox: UsageOutbox;
   /** Batches metrics observations; closed on shutdown by the server. */
   observations: ObservationBatcher;
+  /** Which callers' request ids were used already. */
+  requestIds: RequestIdClaims;
 }
 
 /** Clients of the four internal services, built once and shared by every request. */
@@ -180,7 +187,8 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
 
   async function admit(header: HeaderReader, endpoint: Endpoint): Promise<RequestContext> {
     const startedAtHr = performance.now();
-    const requestId = normaliseRequestId(header("x-request-id"));
+    const given = header("x-request-id");
+    let requestId = normaliseRequestId(given);
     const span = trace.getActiveSpan();
     span?.setAttribute("mesh.request_id", requestId);
 
@@ -188,6 +196,13 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     try {
       identity = await keys.authenticate(presentedKey(header));
       requireScope(identity, "inference");
+      // Claimed once the key is known, so that anonymous traffic fills no store.
+      const callers = requestId === given && header(GENERATED_ID_MARK) === undefined;
+      if (callers && !(await deps.requestIds.claim(requestId))) {
+        requestId = newRequestId();
+        span?.setAttribute("mesh.request_id", requestId);
+        logger.info({ requestId, given }, "x-request-id used before; this request got a new id");
+      }
       span?.setAttribute("mesh.tenant", identity.tenant);
       span?.setAttribute("mesh.api_key_id", identity.keyId);
 

@@ -20,7 +20,11 @@ import { createLimitCounters } from "./limit-counters.js";
 import { registerOpenAiApi } from "./openai-api.js";
 import { createMeshClients, createPipeline } from "./pipeline.js";
 import { createRequestLimits } from "./rate-limits.js";
-import { normaliseRequestId } from "./request-id.js";
+import {
+  createRequestIdClaims,
+  GENERATED_ID_MARK,
+  normaliseRequestId,
+} from "./request-id.js";
 import { createResponseCache } from "./response-cache.js";
 import { connectStores } from "./stores.js";
 import { policyDefaults } from "./tenant-policy.js";
@@ -81,6 +85,11 @@ export async function startGateway(
       cache,
       usageOutbox,
       observations,
+      requestIds: createRequestIdClaims(stores.redis, {
+        ttlSeconds: config.REQUEST_ID_REUSE_TTL_SECONDS,
+        maxEntries: config.REQUEST_ID_MEMORY_MAX,
+        logger,
+      }),
     },
     meshClients,
   );
@@ -125,7 +134,10 @@ export async function startGateway(
   // Every HTTP response carries the request id, errors before any handler included.
   app.addHook("onRequest", async (req, reply) => {
     const given = req.headers["x-request-id"];
-    const requestId = normaliseRequestId(Array.isArray(given) ? given[0] : given);
+    const caller = Array.isArray(given) ? given[0] : given;
+    const requestId = normaliseRequestId(caller);
+    delete req.headers[GENERATED_ID_MARK];
+    if (requestId !== caller) req.headers[GENERATED_ID_MARK] = "1";
     req.headers["x-request-id"] = requestId;
     reply.header("x-request-id", requestId);
   });
