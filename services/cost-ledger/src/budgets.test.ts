@@ -228,6 +228,24 @@ describe("budgets: reserve, settle, release", () => {
     expect(err.retryAfterMs).toBeLessThanOrEqual(86_400_000);
   });
 
+  it("refuses a token count past 2^53-1 as the caller's error", async () => {
+    const tenant = uniq("huge");
+    await setDaily(tenant, 1_000_000n);
+
+    const err = await rpcError(ledger.client.reserveBudget({
+      requestId: uniq("req"),
+      tenant,
+      amount: usd(1n),
+      tokens: 2n ** 64n - 1n,
+    }));
+
+    expect([err.code, err.reason, err.message]).toEqual([
+      GrpcStatus.INVALID_ARGUMENT,
+      "invalid_reservation",
+      "tokens is 18446744073709551615; at most 2^53-1 can be reserved",
+    ]);
+  });
+
   it("refuses a request bigger than the whole budget: no reservation, nothing spent", async () => {
     const tenant = uniq("small");
     await setDaily(tenant, 100_000n);

@@ -195,7 +195,7 @@ export function createLedgerHandlers(deps: LedgerDeps): ServiceImpl<typeof CostL
         apiKeyId,
         model: optionalId(req.model, "model", "invalid_reservation"),
         amountNanos,
-        tokens: req.tokens,
+        tokens: reservedTokens(req.tokens),
         replacesReservationId: optionalId(
           req.replacesReservationId,
           "replaces_reservation_id",
@@ -509,6 +509,18 @@ function minRemaining(snapshots: BudgetSnapshot[]): bigint {
 
 function maxUsed(snapshots: BudgetSnapshot[]): number {
   return snapshots.reduce((max, s) => Math.max(max, s.usedFraction), 0);
+}
+
+/** Token counts are summed in Postgres bigint; past 2^53 they would not round-trip as JSON. */
+function reservedTokens(tokens: bigint): bigint {
+  if (tokens > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RpcError(
+      GrpcStatus.INVALID_ARGUMENT,
+      `tokens is ${tokens}; at most 2^53-1 can be reserved`,
+      "invalid_reservation",
+    );
+  }
+  return tokens;
 }
 
 function requiredId(value: string, field: string, reason: string): string {

@@ -153,7 +153,8 @@ export type GetBudgetStatusResponse = Message<"gateway.v1.GetBudgetStatusRespons
   remaining?: Money | undefined;
 
   /**
-   * Highest share (0..1) of any budget used or reserved.
+   * Highest share of any budget used or reserved; past 1 only when usage arrived without a
+   * held reservation (see ledger.v1.ReserveBudgetResponse.used_fraction).
    *
    * @generated from field: double used_fraction = 3;
    */

@@ -376,7 +376,9 @@ export type ReserveBudgetResponse = Message<"ledger.v1.ReserveBudgetResponse"> &
   remaining?: Money | undefined;
 
   /**
-   * Highest share (0..1) of any budget used or reserved, after this reservation.
+   * Highest share of any budget used or reserved, after this reservation: 0..1, except that
+   * usage arriving without a held reservation (one that expired first) is still counted and
+   * can take it past 1.
    *
    * @generated from field: double used_fraction = 3;
    */
@@ -467,7 +469,8 @@ export const GetBudgetStatusRequestSchema: GenMessage<GetBudgetStatusRequest> = 
  */
 export type GetBudgetStatusResponse = Message<"ledger.v1.GetBudgetStatusResponse"> & {
   /**
-   * Highest share (0..1) of any budget of the tenant or key used or reserved.
+   * Highest share of any budget of the tenant or key used or reserved; past 1 only when usage
+   * arrived without a held reservation (see ReserveBudgetResponse.used_fraction).
    *
    * @generated from field: double used_fraction = 1;
    */
