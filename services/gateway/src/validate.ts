@@ -37,6 +37,8 @@ export function validateChatParams(
     });
   });
 
+  checkMetadata(params.metadata);
+
   const { temperature, topP } = params;
   if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
     throw invalidRequest(`temperature: ${temperature} is outside 0 to 2`);
@@ -45,4 +47,30 @@ export function validateChatParams(
     throw invalidRequest(`top_p: ${topP} is outside 0 to 1`);
   }
   return params;
+}
+
+// The limits of the providers' own APIs. The user id lands on every ledger row, which must
+// never be refused later for its size: a refused row is a request nobody is billed for.
+const MAX_METADATA_ENTRIES = 16;
+const MAX_METADATA_KEY = 64;
+const MAX_METADATA_VALUE = 512;
+const MAX_USER_ID = 256;
+
+function checkMetadata(metadata: Record<string, string>): void {
+  const entries = Object.entries(metadata);
+  if (entries.length > MAX_METADATA_ENTRIES) {
+    throw invalidRequest(
+      `metadata: ${entries.length} entries is more than the limit of ${MAX_METADATA_ENTRIES}`,
+    );
+  }
+  for (const [key, value] of entries) {
+    const limit = key === "user_id" ? MAX_USER_ID : MAX_METADATA_VALUE;
+    if (key.length > MAX_METADATA_KEY) {
+      throw invalidRequest(`metadata: a key of ${key.length} characters is more than the ` +
+        `limit of ${MAX_METADATA_KEY}`);
+    }
+    if (value.length > limit || value.includes("\u0000")) {
+      throw invalidRequest(`metadata.${key}: at most ${limit} characters, without NUL`);
+    }
+  }
 }
