@@ -221,7 +221,8 @@ describe("createUsageOutbox", () => {
     await outbox.close();
   });
 
-  it("drops a record the ledger calls invalid, logging it, and goes on with the next", async () => {
+  it("dead-letters a record the ledger calls invalid at once, and goes on with the next",
+    async () => {
     const ledger = fakeLedger();
     const { outbox, lines } = open(ledger);
     ledger.refuse.set("bad-now", 3);
@@ -241,7 +242,14 @@ describe("createUsageOutbox", () => {
       "bad-now",
       "bad-later",
     ]);
-    expect(errors[0]?.message).toBe("ledger refused a usage record as invalid; dropped");
+    expect(errors[0]?.message).toBe(
+      "ledger refused a usage record as invalid; moved to dead-letter.jsonl",
+    );
+    const dead = readFileSync(join(dir, "dead-letter.jsonl"), "utf8").trim().split("\n");
+    expect(dead.map((line) => JSON.parse(line))).toMatchObject([
+      { code: 3, record: { requestId: "bad-now" } },
+      { code: 3, record: { requestId: "bad-later" } },
+    ]);
     await outbox.close();
   });
 
@@ -381,7 +389,7 @@ describe("createUsageOutbox with sendBatch", () => {
     expect(ledger.delivered).toEqual(["req-0", "req-2", "req-3"]);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({
-      message: "ledger refused a usage record as invalid; dropped",
+      message: "ledger refused a usage record as invalid; moved to dead-letter.jsonl",
       fields: { requestId: "req-1", code: 3, error: "req-1 is bad" },
     });
     expect(outbox.pending()).toBe(0);

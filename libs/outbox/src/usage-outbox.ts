@@ -34,8 +34,8 @@ export interface UsageOutboxOptions {
    * Delivers one record (the ledger's RecordUsage). Rejections carrying a gRPC status `code`
    * decide what happens: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED,
    * CANCELLED, or a Node connection error (`code` "ECONNREFUSED"…) keep the record and retry;
-   * INVALID_ARGUMENT drops it with an error log; anything else is retried `maxAttempts` times,
-   * then moved to `dead-letter.jsonl`.
+   * INVALID_ARGUMENT moves it to `dead-letter.jsonl` at once, with an error log; anything else
+   * is retried `maxAttempts` times, then moved there too.
    */
   send(record: UsageRecord): Promise<void>;
   /**
@@ -380,14 +380,25 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
     );
   }
 
+  // Not retried (it would be refused again) but kept: a record is a request someone owes for,
+  // and an operator can mend and replay it.
   function drop(record: UsageRecord, err: unknown): void {
+    keepForOperator(record, err);
     logger.error(
       { requestId: record.requestId, code: codeOf(err), error: messageOf(err) },
-      "ledger refused a usage record as invalid; dropped",
+      "ledger refused a usage record as invalid; moved to dead-letter.jsonl",
     );
   }
 
   function deadLetter(record: UsageRecord, err: unknown): void {
+    const entry = keepForOperator(record, err);
+    logger.error(
+      { requestId: record.requestId, code: entry.code, error: entry.error, maxAttempts },
+      "usage record kept failing; moved to dead-letter.jsonl for an operator",
+    );
+  }
+
+  function keepForOperator(record: UsageRecord, err: unknown) {
     const entry = {
       failedAt: new Date().toISOString(),
       code: codeOf(err),
@@ -395,10 +406,7 @@ export function createUsageOutbox(options: UsageOutboxOptions): UsageOutbox {
       record: JSON.parse(toJsonString(UsageRecordSchema, record)) as unknown,
     };
     appendFileSync(join(dir, "dead-letter.jsonl"), `${JSON.stringify(entry)}\n`);
-    logger.error(
-      { requestId: record.requestId, code: entry.code, error: entry.error, maxAttempts },
-      "usage record kept failing; moved to dead-letter.jsonl for an operator",
-    );
+    return entry;
   }
 
   function parse(line: string): UsageRecord | undefined {
