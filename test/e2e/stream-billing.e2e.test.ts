@@ -83,6 +83,23 @@ function openStream(key: string, requestId: string, signal?: AbortSignal) {
   });
 }
 
+function ask(key: string, requestId: string, signal?: AbortSignal) {
+  return fetch(`${mesh.gatewayUrl}/v1/messages`, {
+    method: "POST",
+    headers: {
+      "x-api-key": key,
+      "x-request-id": `${requestId}-${RUN}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({
+      model: "claude-sonnet-4",
+      max_tokens: 500,
+      messages: [{ role: "user", content: "Answer slowly." }],
+    }),
+    signal,
+  });
+}
+
 async function usageRow(name: string) {
   const requestId = `${name}-${RUN}`;
   const deadline = Date.now() + 15_000;
@@ -162,6 +179,48 @@ describe("a stream cut short is billed for what the model produced", () => {
       cost_nanos: "3000000",
       ...SONNET,
     });
+  });
+
+  it("bills a unary answer that came within 2 s of its caller hanging up, as cancelled",
+    async () => {
+      fake.script({
+        kind: "reply",
+        text: "A late answer.",
+        delayMs: 800,
+        usage: { input_tokens: 1_000, output_tokens: 100 },
+      });
+      const hangUp = new AbortController();
+      const asked = ask("plain-key", "unary-late-answer", hangUp.signal);
+      await new Promise((r) => setTimeout(r, 300));
+      hangUp.abort();
+      await expect(asked).rejects.toThrow();
+
+      // 1,000 × $3 + 100 × $15 per million: the model's work is billed though nobody read it.
+      expect(await usageRow("unary-late-answer")).toEqual({
+        status: "cancelled",
+        input_tokens: "1000",
+        output_tokens: "100",
+        cost_nanos: "4500000",
+        ...SONNET,
+      });
+      expect(fake.requests.at(-1)?.leftAt).toBeUndefined();
+    });
+
+  it("cuts a unary model call 2 s after its caller hung up", async () => {
+    fake.script({ kind: "reply", text: "Never read.", delayMs: 6_000 });
+    const hangUp = new AbortController();
+    const asked = ask("plain-key", "unary-cut", hangUp.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    const leftAt = Date.now();
+    hangUp.abort();
+    await expect(asked).rejects.toThrow();
+
+    const row = await usageRow("unary-cut");
+    const upstream = fake.requests.at(-1)!;
+    expect(row).toMatchObject({ status: "cancelled", output_tokens: "0", cost_nanos: "0" });
+    // Cut after the grace, long before the 6 s answer.
+    expect(upstream.leftAt! - leftAt).toBeGreaterThanOrEqual(1_900);
+    expect(upstream.leftAt! - leftAt).toBeLessThan(4_000);
   });
 
   it("bills a stream a guardrail stopped for the text produced up to the stop", async () => {

@@ -69,6 +69,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   body: Record<string, unknown>;
   receivedAt: number;
+  /** When the client closed the connection before the answer was complete. */
+  leftAt?: number;
 }
 
 export interface FakeAnthropicOptions {
@@ -151,12 +153,16 @@ export async function startFakeAnthropic(
     }
 
     if (!options.zeroLatency) {
-      requests.push({
+      const recorded: RecordedRequest = {
         method: req.method,
         path,
         headers: flattenHeaders(req),
         body,
         receivedAt: Date.now(),
+      };
+      requests.push(recorded);
+      res.once("close", () => {
+        if (!res.writableFinished) recorded.leftAt = Date.now();
       });
     }
 

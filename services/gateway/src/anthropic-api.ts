@@ -40,8 +40,9 @@ export function registerAnthropicApi(app: FastifyInstance, pipeline: Pipeline, l
         const body = parseMessagesRequest(req.body);
         const params = toChatParams(body, readHintHeaders(header));
         span.setAttribute("gen_ai.request.model", body.model);
+        // A caller hanging up ends the model call too (after a grace; see the pipeline).
+        ctx.signal = abortOnClose(req, reply);
         if (body.stream) {
-          ctx.signal = abortOnClose(req, reply);
           await streamMessages(reply, pipeline, ctx, params, logger);
           return;
         }

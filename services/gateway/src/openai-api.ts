@@ -44,8 +44,9 @@ export function registerOpenAiApi(app: FastifyInstance, pipeline: Pipeline, logg
         const params = toChatParams(body, readHintHeaders(header));
         span.setAttribute("gen_ai.request.model", body.model);
         const createdS = Math.floor(Date.now() / 1000);
+        // A caller hanging up ends the model call too (after a grace; see the pipeline).
+        ctx.signal = abortOnClose(req, reply);
         if (body.stream) {
-          ctx.signal = abortOnClose(req, reply);
           const includeUsage = body.stream_options?.include_usage === true;
           await streamCompletion(reply, pipeline, ctx, params, { createdS, includeUsage }, logger);
           return;

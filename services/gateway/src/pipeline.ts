@@ -45,6 +45,7 @@ import {
   type TokenReservation,
 } from "./token-limits.js";
 import { StreamTally } from "./stream-tally.js";
+import { afterGrace } from "./upstream-signal.js";
 import {
   createUsageReporter,
   type ObservationBatcher,
@@ -60,7 +61,8 @@ const feedbackRetry = retry(
   { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) },
 );
 
-// How long a stream whose caller left before its start event is kept up to learn what to bill.
+// How long a model call outlives its caller: a unary answer arriving within it is billed
+// exactly, as is the prompt of a stream whose start event (model, prices, input) arrives.
 const START_GRACE_MS = 2_000;
 
 /** Where a request came in; a bounded label in metrics and the ledger. */
@@ -341,13 +343,20 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         throw input.blocked;
       }
 
+      const upstream = afterGrace(ctx.signal, START_GRACE_MS);
       const answer = await clients.orchestrator.complete(
         { requestId: ctx.requestId, params: input.params },
-        { ...upstreamOptions, signal: ctx.signal, headers: { "x-request-id": ctx.requestId } },
-      );
+        {
+          ...upstreamOptions,
+          signal: upstream.signal,
+          headers: { "x-request-id": ctx.requestId },
+        },
+      ).finally(upstream.done);
       const result = answer.result ?? create(ChatResultSchema);
       result.requestId = ctx.requestId;
       outcome.result = result;
+      // Answered after the caller left: billed in full, but nobody received it.
+      if (ctx.signal?.aborted) outcome.status = UsageStatus.CANCELLED;
 
       const output = await guardrails.output(
         caller,

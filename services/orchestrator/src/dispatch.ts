@@ -334,15 +334,17 @@ export class Dispatcher {
               this.metrics.attempt(deployment.id, "circuit_open", 0);
             }
             failures.push({ model: model.name, error: failure });
+            if (failure.kind === "cancelled" || req.signal?.aborted) {
+              this.logger.info({ requestId: req.requestId, deployment: deployment.id },
+                "the caller cancelled the request; the model call was stopped");
+              throw new RpcError(GrpcStatus.CANCELLED, "the caller cancelled the request",
+                "cancelled");
+            }
             this.logger.warn(
               { requestId: req.requestId, deployment: deployment.id, error: failure.outcome },
               "deployment failed; trying the next",
             );
 
-            if (failure.kind === "cancelled" || req.signal?.aborted) {
-              throw new RpcError(GrpcStatus.CANCELLED, "the caller cancelled the request",
-                "cancelled");
-            }
             if (failure.kind === "invalid_request") {
               throw new RpcError(
                 GrpcStatus.INVALID_ARGUMENT,
