@@ -1,6 +1,6 @@
 import { GrpcStatus, RpcError } from "@mesh/rpc";
 import type { KeyIdentity } from "./api-keys.js";
-import { gatewayError } from "./errors.js";
+import { gatewayError, invalidRequest } from "./errors.js";
 import {
   Refusal,
   StoreDown,
@@ -87,10 +87,9 @@ export function limitError(err: unknown, kind: "requests" | "tokens"): RpcError 
   if (err instanceof Refusal) {
     const { counter, window, points } = err;
     const seconds = Math.max(1, Math.ceil(window.resetMs / 1000));
+    // No wait would let it through: a 400, not a 429 that clients would retry in vain.
     if (points > counter.limit) {
-      return new RateLimitError(
-        kind,
-        window,
+      return invalidRequest(
         `this request needs about ${points} tokens (prompt estimate plus max_tokens), more ` +
           `than the limit of ${counter.limit} tokens per minute for ${counter.owner}; ` +
           "lower max_tokens or shorten the prompt",
