@@ -163,6 +163,10 @@ export function createGuardrailChecks(
 
     streamGate(caller, params, redactionState) {
       const blocks = new Map<number, { held: string; released: number }>();
+      // One state for the whole answer, every block: each check hands back the placeholders
+      // it gave to leaked values, so a value keeps its placeholder and new ones are numbered
+      // after them.
+      let state = redactionState;
 
       async function check(blockIndex: number, final: boolean): Promise<GateStep> {
         const block = blocks.get(blockIndex);
@@ -181,7 +185,7 @@ export function createGuardrailChecks(
               heldText: block.held,
               final,
               hints: params.hints,
-              redactionState,
+              redactionState: state,
             },
             { timeoutMs: options.timeoutMs, signal: caller.signal },
           );
@@ -200,6 +204,7 @@ export function createGuardrailChecks(
           return { release, blocked: undefined, verdicts: [] };
         }
 
+        if (reply.redactionState.length > 0) state = reply.redactionState;
         if (!reply.allowed) {
           const blocked = reply.verdicts.filter((v) => v.action === GuardrailAction.BLOCK);
           return { release: "", blocked, verdicts: reply.verdicts };

@@ -9,6 +9,7 @@ import {
 } from "@mesh/contracts/common/v1/chat_pb";
 import { describe, expect, it } from "vitest";
 import { checkInput, checkOutput, checkOutputChunk, type ChunkCheck } from "./guardrails.js";
+import type { Redactor } from "./pii/redactor.js";
 import { applyPartial } from "./policy-file.js";
 import { DEFAULT_POLICY, type GuardrailPolicy } from "./policy.js";
 import { GuardrailAction, type Verdict } from "./verdict.js";
@@ -336,25 +337,36 @@ describe("checkOutputChunk", () => {
     "That is all.",
   ];
 
-  /** Streams the sentences as the gateway would: append, check, release, hold the rest. */
-  function stream(policy: GuardrailPolicy, deltas: readonly string[]) {
+  /**
+   * Streams deltas as the gateway would: append, check, release, hold the rest, and carry
+   * the placeholders handed out from call to call.
+   */
+  function stream(policy: GuardrailPolicy, deltas: readonly string[], state?: Redactor) {
     let held = "";
     let released = "";
+    let consumed = 0;
+    let answer: Redactor | undefined;
     const calls: ChunkCheck[] = [];
     for (const [i, delta] of deltas.entries()) {
       held += delta;
       const final = i === deltas.length - 1;
       const check = checkOutputChunk(
-        { blockIndex: 0, releasedChars: released.length, heldText: held, final },
+        { blockIndex: 0, releasedChars: consumed, heldText: held, final, answer },
         policy,
+        state,
       );
       calls.push(check);
       if (!check.allowed) break;
       released += check.releaseText;
+      consumed += check.consumedChars;
       held = held.slice(check.consumedChars);
+      answer = check.answer;
     }
     return { released, calls };
   }
+
+  const pieces = (answer: string, size: number) =>
+    answer.match(new RegExp(`[^]{1,${size}}`, "g")) ?? [];
 
   // Deltas split mid-sentence, as a model streams tokens.
   const deltas = sentences.join("").match(/.{1,11}/gs) ?? [];
@@ -381,6 +393,88 @@ describe("checkOutputChunk", () => {
     expect(released).toBe(
       "Here is the summary you asked for. The team meets on Mondays. " +
         "Write to <EMAIL_1> for access. That is all.",
+    );
+  });
+
+  const PEM_BODY =
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n" +
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n";
+
+  it("holds a PEM block until its END line and replaces all of it, streamed 4 at a time", () => {
+    const answer =
+      "Here is the key:\n-----BEGIN RSA PRIVATE KEY-----\n" +
+      PEM_BODY +
+      "-----END RSA PRIVATE KEY-----\nDone.";
+
+    const { released, calls } = stream(DEFAULT_POLICY, pieces(answer, 4));
+
+    expect(released).toBe("Here is the key:\n<API_KEY_1>\nDone.");
+    // Nothing of the key ever left in any release, not even before the END line came.
+    expect(calls.map((c) => c.releaseText).filter((t) => t !== "")).toEqual([
+      "Here is the key:\n",
+      "<API_KEY_1>\nDone.",
+    ]);
+    expect(released).toBe(blockText(checkOutput({ content: [text(answer)] }, DEFAULT_POLICY)
+      .content[0] as ContentBlock));
+  });
+
+  it("replaces an unterminated PEM block at the end of the stream", () => {
+    const answer = "-----BEGIN PRIVATE KEY-----\n" + PEM_BODY + "and no END line. Bye";
+
+    const { released, calls } = stream(DEFAULT_POLICY, pieces(answer, 4));
+
+    expect(released).toBe("<API_KEY_1>\nand no END line. Bye");
+    expect(calls.filter((c) => c.releaseText !== "").length).toBe(1);
+  });
+
+  it("holds a credential label until its value, split over a line break", () => {
+    const bearer = "Authorization: Bearer\nabcdefghijklmnopqrstuvwxyz012345\nend";
+    const password = "Login below.\npassword =\n  hunter2hunter2X9 ok";
+
+    expect(stream(DEFAULT_POLICY, pieces(bearer, 4)).released).toBe(
+      "Authorization: Bearer\n<API_KEY_1>\nend",
+    );
+    expect(stream(DEFAULT_POLICY, pieces(password, 3)).released).toBe(
+      "Login below.\npassword =\n  <API_KEY_1> ok",
+    );
+  });
+
+  it("releases what the whole answer would give, whatever the delta size", () => {
+    const answers = [
+      "Ship to:\nJohn Smith\n221B Baker Street\nLondon NW1 6XE\nThanks.",
+      "Key:\n-----BEGIN OPENSSH PRIVATE KEY-----\n" + PEM_BODY +
+        "-----END OPENSSH PRIVATE KEY-----\n",
+      "Use Authorization:\nBasic dXNlcjpwYXNzd29yZDEyMw== for it. Then ann@example.com.",
+      "Mail ann@example.com. Mail bob@example.org!\nAgain ann@example.com\nDone.",
+    ];
+    for (const answer of answers) {
+      const whole = checkOutput({ content: [text(answer)] }, DEFAULT_POLICY);
+      for (const size of [1, 4, 7, 1000]) {
+        expect(stream(DEFAULT_POLICY, pieces(answer, size)).released).toBe(
+          blockText(whole.content[0] as ContentBlock),
+        );
+      }
+    }
+  });
+
+  it("keeps placeholder numbers across chunks: new values differ, a repeated one does not", () => {
+    const answer =
+      "First write to ann@example.com now. Then write to bob@example.org later. " +
+      "Again ann@example.com, and zed@example.net too.";
+
+    expect(stream(DEFAULT_POLICY, pieces(answer, 5)).released).toBe(
+      "First write to <EMAIL_1> now. Then write to <EMAIL_2> later. " +
+        "Again <EMAIL_1>, and <EMAIL_3> too.",
+    );
+
+    // After the request's own placeholders; the request's value is restored, leaks never.
+    const input = checkInput(
+      { system: [], messages: [message(Role.USER, text("my mail is zed@example.net"))] },
+      DEFAULT_POLICY,
+    );
+    expect(stream(DEFAULT_POLICY, pieces(answer, 5), input.redactor).released).toBe(
+      "First write to <EMAIL_2> now. Then write to <EMAIL_3> later. " +
+        "Again <EMAIL_2>, and zed@example.net too.",
     );
   });
 

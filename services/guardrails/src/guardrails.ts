@@ -10,7 +10,7 @@ import { checkGroundedness } from "./checks/groundedness.js";
 import { checkInjection } from "./checks/injection.js";
 import { checkPii } from "./checks/pii.js";
 import { checkSchema } from "./checks/schema.js";
-import { lastSentenceEnd } from "./checks/groundedness.js";
+import { releasableEnd } from "./checks/stream-hold.js";
 import {
   inputSegments,
   outputSegments,
@@ -149,6 +149,12 @@ export interface ChunkToCheck {
   /** No more text follows for this block. */
   final: boolean;
   hints?: RoutingHints | undefined;
+  /**
+   * ChunkCheck.answer of the previous chunk check of this answer (any block); absent for the
+   * first. Values leaked in earlier chunks keep their placeholders and new ones are numbered
+   * after them, as in one check of the whole answer.
+   */
+  answer?: Redactor | undefined;
 }
 
 /** What may leave the gateway's buffer, or that the stream must stop. */
@@ -160,6 +166,12 @@ export interface ChunkCheck {
   /** What to send in place of heldText[0, consumedChars). */
   releaseText: string;
   restored: number;
+  /**
+   * Every placeholder handed out for this answer so far, the request's own included: pass it
+   * as ChunkToCheck.answer to the next chunk check. Never used to restore values: only the
+   * request's own placeholders are put back, never a value the answer leaked.
+   */
+  answer: Redactor;
 }
 
 /**
@@ -167,19 +179,33 @@ export interface ChunkCheck {
  * PII leaks, content policy and groundedness, as for a whole answer. A sentence is released
  * only once checked; when a verdict blocks, nothing is released and the stream must stop, so
  * the offending sentence never reaches the caller. Spans count in the block from its start.
- * Stateless: the gateway keeps the buffer, so any replica can answer any call.
+ * Sentences are held while a value may still span the cut (an open PEM block, a credential
+ * label awaiting its value, a value running up to the cut), so the released text is redacted
+ * as the whole answer would be. Stateless: the gateway keeps the buffer and passes `answer`
+ * (sealed) from call to call, so any replica can answer any call.
  */
 export function checkOutputChunk(
   chunk: ChunkToCheck,
   policy: GuardrailPolicy,
   state?: Redactor,
 ): ChunkCheck {
-  const cut = chunk.final ? chunk.heldText.length : lastSentenceEnd(chunk.heldText);
+  const held = chunk.heldText;
+  const cut = chunk.final ? held.length : releasableEnd(held, policy.phoneRegion);
+  // A copy: the caller's redactor stays as it was, whatever this call hands out.
+  const base = chunk.answer ?? state;
+  const redactor = base ? Redactor.fromSnapshot(base.snapshot()) : new Redactor();
   if (cut === 0) {
-    return { allowed: true, verdicts: [], consumedChars: 0, releaseText: "", restored: 0 };
+    return {
+      allowed: true,
+      verdicts: [],
+      consumedChars: 0,
+      releaseText: "",
+      restored: 0,
+      answer: redactor,
+    };
   }
 
-  const text = chunk.heldText.slice(0, cut);
+  const text = held.slice(0, cut);
   const location: Segment["location"] = {
     part: "content",
     messageIndex: 0,
@@ -189,7 +215,6 @@ export function checkOutputChunk(
   const segments: Segment[] = [{ location, text, kind: "text" }];
   const prepared = prepareAll(segments);
 
-  const redactor = state ? Redactor.fromSnapshot(state.snapshot()) : new Redactor();
   const pii = checkPii(segments, "output", policy, redactor);
   const content = checkContent(segments, prepared, "output", policy);
   const grounded = checkGroundedness(
@@ -205,7 +230,9 @@ export function checkOutputChunk(
 
   const allowed = !verdicts.some(blocks);
   annotateSpan("output", verdicts, 1, 0, 0);
-  if (!allowed) return { allowed, verdicts, consumedChars: 0, releaseText: "", restored: 0 };
+  if (!allowed) {
+    return { allowed, verdicts, consumedChars: 0, releaseText: "", restored: 0, answer: redactor };
+  }
 
   let releaseText = pii.rewrites.get(0) ?? text;
   let restored = 0;
@@ -213,7 +240,7 @@ export function checkOutputChunk(
     restored = state.countRestorable(releaseText);
     releaseText = state.restore(releaseText);
   }
-  return { allowed, verdicts, consumedChars: cut, releaseText, restored };
+  return { allowed, verdicts, consumedChars: cut, releaseText, restored, answer: redactor };
 }
 
 function shiftSpans(verdict: Verdict, by: number): Verdict {

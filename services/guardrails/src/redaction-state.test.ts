@@ -56,6 +56,27 @@ describe("redaction state", () => {
     expect(cipher.open(sealed, binding, 1_000 + STATE_TTL_MS + 1)).toBeUndefined();
   });
 
+  it("carries a stream's placeholders apart from the request's, which alone restore", () => {
+    const cipher = createStateCipher(KEY);
+    const request = redactorWith(["EMAIL", "a@example.com"]);
+    const answer = redactorWith(["EMAIL", "a@example.com"], ["EMAIL", "leak@example.com"]);
+    const sealed = cipher.sealStream({ request, answer, expiresMs: 5_000 }, binding, 1_000);
+
+    const opened = cipher.openStream(sealed, binding, 2_000);
+
+    expect(opened.expiresMs).toBe(5_000);
+    expect(opened.request?.restore("<EMAIL_1> <EMAIL_2>")).toBe("a@example.com <EMAIL_2>");
+    expect(opened.answer?.placeholder("EMAIL", "leak@example.com")).toBe("<EMAIL_2>");
+    expect(opened.answer?.placeholder("EMAIL", "new@example.com")).toBe("<EMAIL_3>");
+    // The plain CheckOutput view of the same state restores only the request's value.
+    expect(cipher.open(sealed, binding, 2_000)?.restore("<EMAIL_2>")).toBe("<EMAIL_2>");
+    // Resealing keeps the request's expiry: a long stream cannot extend it.
+    expect(cipher.openStream(sealed, binding, 5_001).answer).toBeUndefined();
+    expect(Buffer.from(sealed).includes("leak")).toBe(false);
+    const nothing = { request: undefined, answer: new Redactor(), expiresMs: undefined };
+    expect(cipher.sealStream(nothing, binding).length).toBe(0);
+  });
+
   it("reads a key as hex or base64 and says how to make one otherwise", () => {
     expect(parseStateKey("07".repeat(32))).toEqual(KEY);
     expect(parseStateKey(KEY.toString("base64"))).toEqual(KEY);

@@ -216,6 +216,31 @@ describe("guardrails gRPC service across calls of one request", () => {
     ]);
   });
 
+  it("hands back a state that keeps placeholder numbers across a stream's chunks", async () => {
+    const input = await client.checkInput(ask("r16", "acme", "I am zed@example.net"));
+    const chunk = (heldText: string, redactionState: Uint8Array, releasedChars = 0) =>
+      client.checkOutputChunk({
+        requestId: "r16",
+        tenant: "acme",
+        blockIndex: 0,
+        releasedChars,
+        heldText,
+        final: true,
+        redactionState,
+      });
+
+    const first = await chunk("Mail ann@example.com. ", input.redactionState);
+    const second = await chunk("Or bob@example.org, ann@example.com", first.redactionState, 22);
+    const third = await chunk("Hi zed@example.net and <EMAIL_2>", second.redactionState, 56);
+
+    expect(first.releaseText).toBe("Mail <EMAIL_2>. ");
+    expect(second.releaseText).toBe("Or <EMAIL_3>, <EMAIL_2>");
+    // Only the request's own value comes back; a leaked one stays a placeholder.
+    expect(third.releaseText).toBe("Hi zed@example.net and <EMAIL_2>");
+    // Nothing new in the third chunk: no state to replace the last one.
+    expect([first.redactionState.length > 0, third.redactionState.length]).toEqual([true, 0]);
+  });
+
   it("validates a structured answer against the request's JSON schema", async () => {
     const response = await client.checkOutput({
       requestId: "r15",

@@ -38,8 +38,9 @@ export interface GuardrailsServiceOptions {
 /**
  * Starts the guardrails service: gRPC CheckInput, CheckOutput and CheckOutputChunk, plus
  * /health and /ready on the HTTP port. The checks hold no state between requests (the
- * redaction state travels with the request, sealed), so the service is ready as soon as it
- * listens and any replica can answer any call.
+ * redaction state travels with the request, sealed, and a stream's chunk checks hand back an
+ * updated one), so the service is ready as soon as it listens and any replica can answer any
+ * call.
  */
 export async function startGuardrailsService(
   config: GuardrailsConfig,
@@ -118,14 +119,22 @@ export async function startGuardrailsService(
         },
         async checkOutputChunk(req) {
           const policy = policyFor(req.tenant);
-          const state = cipher.open(req.redactionState, req);
-          const result = checkOutputChunk(req, policy, state);
+          const { request, answer, expiresMs } = cipher.openStream(req.redactionState, req);
+          const result = checkOutputChunk({ ...req, answer }, policy, request);
           if (!result.allowed) logBlock(logger, "output_stream", req.requestId, result.verdicts);
+          // Placeholders only ever get added, so a larger mapping is a changed one; an
+          // unchanged state is not sent back, and the gateway keeps sending its last one.
+          const before = answer?.size ?? request?.size ?? 0;
+          const redactionState =
+            result.answer.size > before
+              ? cipher.sealStream({ request, answer: result.answer, expiresMs }, req)
+              : new Uint8Array(0);
           return {
             allowed: result.allowed,
             verdicts: result.verdicts,
             consumedChars: result.consumedChars,
             releaseText: result.releaseText,
+            redactionState,
           };
         },
       }),

@@ -68,18 +68,27 @@ export function splitSentences(text: string): Sentence[] {
  * no sentence is complete yet. A dot at the very end may still turn into "3.5".
  */
 export function lastSentenceEnd(text: string): number {
-  let end = 0;
+  return sentenceEnds(text).at(-1) ?? 0;
+}
+
+/**
+ * Every offset at which a complete sentence of a growing text ends, by the rules of
+ * lastSentenceEnd, in increasing order: the stream check steps back through them when the
+ * last one is not yet safe to release.
+ */
+export function sentenceEnds(text: string): number[] {
+  const ends: number[] = [];
   for (const m of text.matchAll(BOUNDARY)) {
     const after = m.index + m[0].length;
     if (m[0].startsWith("\n")) {
-      end = after;
+      ends.push(after);
       continue;
     }
     if (after >= text.length) continue;
     if (m[0][0] === "." && isAbbreviation(text, m.index)) continue;
-    end = after;
+    ends.push(after);
   }
-  return end;
+  return ends;
 }
 
 function isAbbreviation(text: string, dotIndex: number): boolean {
