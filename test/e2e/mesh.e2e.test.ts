@@ -281,6 +281,50 @@ describe("the mesh over real Postgres and Redis", () => {
     expect(allowed).toContain("connect-protocol-version");
   });
 
+  it("lets the official SDKs call from a browser: their headers allowed, ours readable",
+    async () => {
+      const sent = [
+        "x-api-key",
+        "anthropic-version",
+        "content-type",
+        "anthropic-dangerous-direct-browser-access",
+        "x-stainless-lang",
+        "x-stainless-package-version",
+        "x-stainless-os",
+        "x-stainless-arch",
+        "x-stainless-runtime",
+        "x-stainless-runtime-version",
+        "x-stainless-retry-count",
+        "x-stainless-timeout",
+      ];
+      const preflight = await fetch(`${mesh.gatewayUrl}/v1/messages`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "http://localhost:5173",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": sent.join(","),
+        },
+      });
+      const answer = await fetch(`${mesh.gatewayUrl}/v1/messages`, {
+        method: "POST",
+        headers: { origin: "http://localhost:5173", "x-api-key": KEY,
+          "content-type": "application/json" },
+        body: JSON.stringify({ model: "claude-sonnet-4", max_tokens: 16,
+          messages: [{ role: "user", content: "hi from a browser" }] }),
+      });
+
+      const list = (value: string | null) =>
+        (value ?? "").split(",").map((h) => h.trim().toLowerCase());
+      const allowed = list(preflight.headers.get("access-control-allow-headers"));
+      expect(sent.filter((h) => !allowed.includes(h))).toEqual([]);
+      const exposed = list(answer.headers.get("access-control-expose-headers"));
+      for (const name of ["request-id", "x-request-id", "retry-after",
+        "anthropic-ratelimit-requests-remaining", "x-mesh-cache"]) {
+        expect(exposed).toContain(name);
+      }
+      expect(answer.status).toBe(200);
+    });
+
   it("serves a temperature-0 repeat from the cache, billed at zero", async () => {
     const body = withTemperature(0, {
       model: "claude-sonnet-4",

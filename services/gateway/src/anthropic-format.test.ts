@@ -75,4 +75,31 @@ describe("toChatParams", () => {
     expect(anthropicStopReason(StopReason.GUARDRAIL)).toBe("refusal");
     expect(anthropicStopReason(StopReason.UNSPECIFIED)).toBeNull();
   });
+
+  it("refuses hint headers outside what they take, naming the header", () => {
+    const only = (name: string, value: string) => (n: string) => (n === name ? value : undefined);
+    const refusal = (name: string, value: string) => {
+      try {
+        readHintHeaders(only(name, value));
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "taken";
+    };
+
+    expect(refusal("x-mesh-complexity", "extreme")).toBe(
+      'x-mesh-complexity: "extreme" is not low, medium or high',
+    );
+    expect(refusal("x-mesh-complexity", "constructor")).toBe(
+      'x-mesh-complexity: "constructor" is not low, medium or high',
+    );
+    expect(refusal("x-mesh-latency-sensitive", "yes")).toBe(
+      'x-mesh-latency-sensitive: "yes" is not true, false, 1 or 0',
+    );
+    expect(readHintHeaders(only("x-mesh-requires-reasoning", "0"))).toEqual({
+      complexity: undefined,
+      requiresReasoning: false,
+      latencySensitive: undefined,
+    });
+  });
 });

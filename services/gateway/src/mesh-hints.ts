@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Complexity, type RoutingHintsSchema } from "@mesh/contracts/common/v1/chat_pb";
 import { z } from "@mesh/config";
+import { invalidRequest } from "./errors.js";
 
 /** The `mesh` body field both HTTP APIs accept: routing hints and grounding sources. */
 export const meshHintsSchema = z
@@ -23,20 +24,36 @@ export interface HintHeaders {
   latencySensitive?: boolean;
 }
 
-/** Reads x-mesh-complexity, x-mesh-requires-reasoning and x-mesh-latency-sensitive. */
+/**
+ * Reads x-mesh-complexity, x-mesh-requires-reasoning and x-mesh-latency-sensitive. A value
+ * outside what each takes is the caller's error: ignored, it would route the request
+ * differently from what was asked without a word.
+ */
 export function readHintHeaders(header: (name: string) => string | undefined): HintHeaders {
   const complexity = header("x-mesh-complexity")?.toLowerCase();
+  if (complexity !== undefined && !Object.hasOwn(COMPLEXITY, complexity)) {
+    throw invalidRequest(`x-mesh-complexity: "${clip(complexity)}" is not low, medium or high`);
+  }
   const bool = (name: string) => {
     const value = header(name)?.toLowerCase();
-    return value === undefined ? undefined : value === "true" || value === "1";
+    if (value === undefined) return undefined;
+    if (!BOOLEANS.has(value)) {
+      throw invalidRequest(`${name}: "${clip(value)}" is not true, false, 1 or 0`);
+    }
+    return value === "true" || value === "1";
   };
   return {
-    complexity: complexity === "low" || complexity === "medium" || complexity === "high"
-      ? complexity
-      : undefined,
+    complexity: complexity as HintHeaders["complexity"],
     requiresReasoning: bool("x-mesh-requires-reasoning"),
     latencySensitive: bool("x-mesh-latency-sensitive"),
   };
+}
+
+const BOOLEANS = new Set(["true", "false", "1", "0"]);
+
+// A header value goes back in the message: keep it short.
+function clip(value: string): string {
+  return value.length > 40 ? `${value.slice(0, 40)}…` : value;
 }
 
 const COMPLEXITY = {

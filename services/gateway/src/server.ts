@@ -31,6 +31,20 @@ import { policyDefaults } from "./tenant-policy.js";
 import { createTokenLimits } from "./token-limits.js";
 import { createLedgerOutbox, createMetricsBatcher } from "./usage-report.js";
 
+// The SDKs' x-stainless-* telemetry headers; a preflight refusing any of them fails the call.
+const STAINLESS_HEADERS = [
+  "lang",
+  "package-version",
+  "os",
+  "arch",
+  "runtime",
+  "runtime-version",
+  "retry-count",
+  "timeout",
+  "helper-method",
+  "async",
+].map((name) => `x-stainless-${name}`);
+
 /** A running gateway. */
 export interface GatewayHandle {
   httpPort: number;
@@ -115,6 +129,14 @@ export async function startGateway(
       "x-mesh-cache",
       "traceparent",
       "tracestate",
+      "x-mesh-complexity",
+      "x-mesh-requires-reasoning",
+      "x-mesh-latency-sensitive",
+      // What the official Anthropic and OpenAI SDKs send from a browser on every request.
+      "anthropic-dangerous-direct-browser-access",
+      "openai-organization",
+      "openai-project",
+      ...STAINLESS_HEADERS,
     ],
     exposedHeaders: [
       ...connectCors.exposedHeaders,
@@ -127,6 +149,12 @@ export async function startGateway(
       "x-ratelimit-limit-tokens",
       "x-ratelimit-remaining-tokens",
       "x-ratelimit-reset-tokens",
+      "request-id",
+      "age",
+      "x-error-reason",
+      ...["requests", "tokens", "input-tokens", "output-tokens"].flatMap((kind) =>
+        ["limit", "remaining", "reset"].map((part) => `anthropic-ratelimit-${kind}-${part}`),
+      ),
     ],
     maxAge: 7_200,
   });
