@@ -359,6 +359,21 @@ describe("the OpenAI-compatible API with the official SDK", () => {
         code: "invalid_request",
       },
     });
+
+    const hot = await post(
+      "/v1/chat/completions",
+      JSON.stringify({ model: "claude-sonnet-4", temperature: 1.5,
+        messages: [{ role: "user", content: "x" }] }),
+    );
+    expect(hot.res.status).toBe(400);
+    expect(JSON.parse(hot.text)).toEqual({
+      error: {
+        message: "temperature: the models behind this gateway take a temperature from 0 to 1",
+        type: "invalid_request_error",
+        param: "temperature",
+        code: "invalid_request",
+      },
+    });
   });
 });
 

@@ -66,10 +66,13 @@ export const chatCompletionRequestSchema = z.object({
   messages: z.array(message).min(1, "at least one message is required"),
   max_tokens: nullish(z.number().int().min(1)),
   max_completion_tokens: nullish(z.number().int().min(1)),
-  temperature: nullish(z.number().min(0).max(2)),
+  // OpenAI takes 0 to 2; every model behind the mesh takes 0 to 1, and no mapping between the
+  // two scales keeps their meaning, so above 1 is refused here with the field named.
+  temperature: nullish(z.number().min(0).max(1,
+    "the models behind this gateway take a temperature from 0 to 1")),
   top_p: nullish(z.number().min(0).max(1)),
   n: nullish(z.literal(1, "only n = 1 is supported")),
-  stop: nullish(z.union([z.string(), z.array(z.string()).max(4)])),
+  stop: nullish(z.union([z.string(), z.array(z.string()).max(4, "at most 4 stop sequences")])),
   stream: nullish(z.boolean()),
   stream_options: nullish(z.object({ include_usage: z.boolean().optional() })),
   tools: z

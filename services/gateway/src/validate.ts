@@ -40,8 +40,8 @@ export function validateChatParams(
   checkMetadata(params.metadata);
 
   const { temperature, topP } = params;
-  if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
-    throw invalidRequest(`temperature: ${temperature} is outside 0 to 2`);
+  if (temperature !== undefined && !(temperature >= 0 && temperature <= 1)) {
+    throw invalidRequest(`temperature: ${temperature} is outside 0 to 1`);
   }
   if (topP !== undefined && !(topP >= 0 && topP <= 1)) {
     throw invalidRequest(`top_p: ${topP} is outside 0 to 1`);
