@@ -360,6 +360,27 @@ describe("the OpenAI-compatible API with the official SDK", () => {
       },
     });
 
+    // Routes the gateway lacks answer in the shape of the API the path belongs to.
+    const embeddings = await post("/v1/embeddings", JSON.stringify({ input: "x" }));
+    const noMethod = await post("/gateway.v1.GatewayService/Nope", "{}");
+    const badJson = await post("/v1/messages", "{not json");
+    expect([embeddings.res.status, JSON.parse(embeddings.text)]).toEqual([404, {
+      error: {
+        message: "no route for POST /v1/embeddings",
+        type: "invalid_request_error",
+        param: null,
+        code: "invalid_request",
+      },
+    }]);
+    expect([noMethod.res.status, JSON.parse(noMethod.text)]).toEqual([404, {
+      code: "unimplemented",
+      message: "no route for POST /gateway.v1.GatewayService/Nope",
+    }]);
+    const badJsonBody = JSON.parse(badJson.text) as { request_id: string; error: object };
+    expect(badJson.res.status).toBe(400);
+    expect(badJsonBody.request_id).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(badJson.res.headers.get("request-id")).toBe(badJsonBody.request_id);
+
     const hot = await post(
       "/v1/chat/completions",
       JSON.stringify({ model: "claude-sonnet-4", temperature: 1.5,

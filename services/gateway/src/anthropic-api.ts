@@ -87,7 +87,10 @@ export async function sendAnthropicError(
       ...(source ? { source } : {}),
     },
   };
-  if (options.requestId) body.request_id = options.requestId;
+  if (options.requestId) {
+    body.request_id = options.requestId;
+    reply.header("request-id", options.requestId);
+  }
   await reply.code(status).send(body);
 }
 

@@ -38,14 +38,28 @@ function discardBody(req: FastifyRequest, maxBytes: number): Promise<boolean> {
 }
 
 /** Paths of the OpenAI-compatible API, whose errors use OpenAI's JSON. */
+// Anthropic's are /v1/messages (and the old /v1/complete); every other /v1/ path is OpenAI's,
+// so an OpenAI SDK calling a route the gateway lacks still reads the error.
 function isOpenAiPath(url: string): boolean {
-  return url.startsWith("/v1/chat/") || url.startsWith("/v1/models");
+  return url.startsWith("/v1/") && !/^\/v1\/(messages|complete)([/?]|$)/.test(url);
+}
+
+// Connect's paths name a protobuf service and method: /gateway.v1.GatewayService/Chat.
+function isConnectPath(url: string): boolean {
+  return /^\/[a-z]\w*(\.\w+)+\/\w+([?]|$)/.test(url);
 }
 
 /** Sends an error in the JSON of the API the request was made to. */
 export function sendHttpError(req: FastifyRequest, reply: FastifyReply, err: RpcError) {
   if (isOpenAiPath(req.url)) return sendOpenAiError(reply, err);
-  return sendAnthropicError(reply, err);
+  if (isConnectPath(req.url) && err.code === GrpcStatus.NOT_FOUND) {
+    // Connect's own answer for a method the server lacks.
+    return reply.code(404).send({ code: "unimplemented", message: err.message });
+  }
+  const requestId = req.headers["x-request-id"];
+  return sendAnthropicError(reply, err, {
+    requestId: typeof requestId === "string" ? requestId : undefined,
+  });
 }
 
 /**
