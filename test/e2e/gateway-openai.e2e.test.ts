@@ -614,7 +614,7 @@ describe("logs", () => {
     expect(finished.length).toBeGreaterThan(10);
     expect(JSON.parse(finished[0] ?? "{}").promptDigest).toMatchObject({
       chars: expect.any(Number),
-      sha256: expect.stringMatching(/^[0-9a-f]{12}$/),
+      hmac: expect.stringMatching(/^[0-9a-f]{12}$/),
     });
   });
 });

@@ -54,6 +54,8 @@ const schema = z.object({
   REQUEST_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1_000).default(64),
   REQUEST_MAX_MESSAGES: z.coerce.number().int().min(1).default(1_000),
   TRUST_CALLER_TRACE: flag(true),
+  /** Key of the prompt and answer digests in log lines (a secret; see logDigestKey). */
+  LOG_DIGEST_KEY: z.string().min(16).optional(),
   /**
    * How long a caller's x-request-id stays used: sent again within it, the request gets a new
    * id (so it is billed on a row of its own). In-process, at most REQUEST_ID_MEMORY_MAX ids.

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import {
   ChatResultSchema,
@@ -162,7 +163,12 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     failureMode: config.GUARDRAILS_FAILURE_MODE,
     logger,
   });
-  const reportUsage = createUsageReporter(deps.observations, deps.usageOutbox, logger);
+  const reportUsage = createUsageReporter(
+    deps.observations,
+    deps.usageOutbox,
+    logger,
+    logDigestKey(config.LOG_DIGEST_KEY),
+  );
   /** Annotates the request's span (cost, cache, verdicts; never text) and reports usage. */
   const report = (ctx: RequestContext, outcome: Outcome) => {
     const span = trace.getActiveSpan();
@@ -635,4 +641,12 @@ function statusFor(err: RpcError): UsageStatus {
   if (err.reason === "guardrail_blocked") return UsageStatus.BLOCKED;
   if (err.code === GrpcStatus.CANCELLED) return UsageStatus.CANCELLED;
   return UsageStatus.ERROR;
+}
+
+/**
+ * The key of the digests in log lines. Set LOG_DIGEST_KEY (the same on every replica) to match
+ * lines across replicas and restarts; without it each process draws its own.
+ */
+function logDigestKey(configured: string | undefined): Uint8Array {
+  return configured ? Buffer.from(configured, "utf8") : randomBytes(32);
 }

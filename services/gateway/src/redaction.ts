@@ -1,22 +1,26 @@
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { ChatParams, ContentBlock } from "@mesh/contracts/common/v1/chat_pb";
 
-/** What logs say about a text instead of the text: its length and a short digest. */
+/** What logs say about a text instead of the text: its length and a short keyed digest. */
 export interface TextDigest {
   chars: number;
-  sha256: string;
+  hmac: string;
 }
 
-/** Length and the first 12 hex digits of SHA-256, enough to match two log lines. */
-export function digestText(parts: readonly string[]): TextDigest {
-  const hash = createHash("sha256");
+/**
+ * Length and the first 12 hex digits of HMAC-SHA-256 under `key`, enough to match two log
+ * lines. Keyed, because a plain hash of a short prompt ("yes", a PIN, a name) is found again
+ * by hashing guesses; only those holding the key can.
+ */
+export function digestText(parts: readonly string[], key: Uint8Array): TextDigest {
+  const hmac = createHmac("sha256", key);
   let chars = 0;
   for (const part of parts) {
-    hash.update(part);
-    hash.update("\u0000");
+    hmac.update(part);
+    hmac.update("\u0000");
     chars += part.length;
   }
-  return { chars, sha256: hash.digest("hex").slice(0, 12) };
+  return { chars, hmac: hmac.digest("hex").slice(0, 12) };
 }
 
 /** Every text of a request: system blocks, message text, tool calls and results. */

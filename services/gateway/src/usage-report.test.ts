@@ -96,7 +96,8 @@ function open(
 ) {
   const outbox = createLedgerOutbox(ledger.client, { dir, logger, ...fastRetry, coalesceMs });
   outboxes.push(outbox);
-  return { outbox, report: createUsageReporter(observations.batcher, outbox, logger) };
+  const digestKey = Buffer.from("test-digest-key");
+  return { outbox, report: createUsageReporter(observations.batcher, outbox, logger, digestKey) };
 }
 
 function send(report: UsageReporter, requestId: string): void {

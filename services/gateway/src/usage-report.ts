@@ -113,6 +113,7 @@ export function createUsageReporter(
   observations: ObservationBatcher,
   outbox: UsageOutbox,
   logger: Logger,
+  digestKey: Uint8Array,
 ): UsageReporter {
   return (request, outcome) => {
     const finishedAtMs = Date.now();
@@ -182,8 +183,8 @@ export function createUsageReporter(
         latencyMs: Math.round(latencySeconds * 1000),
         inputTokens: usage.inputTokens,
         outputTokens: usage.outputTokens,
-        promptDigest: digestText(promptTexts(outcome.params)),
-        answerDigest: digestText(blockTexts(result?.content ?? [])),
+        promptDigest: digestText(promptTexts(outcome.params), digestKey),
+        answerDigest: digestText(blockTexts(result?.content ?? []), digestKey),
       },
       "request finished",
     );
