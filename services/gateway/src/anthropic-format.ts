@@ -12,6 +12,7 @@ import {
 } from "@mesh/contracts/common/v1/chat_pb";
 import { formatUsd, moneyToNanos } from "@mesh/money";
 import { z } from "@mesh/config";
+import { describeIssues } from "./body-issues.js";
 import { invalidRequest } from "./errors.js";
 import {
   meshHintsSchema,
@@ -105,8 +106,7 @@ export function parseMessagesRequest(body: unknown): MessagesRequest {
 
   const parsed = messagesRequestSchema.safeParse(body);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
-    throw invalidRequest(problems.join("; "));
+    throw invalidRequest(describeIssues(parsed.error.issues));
   }
   return parsed.data;
 }

@@ -12,6 +12,7 @@ import {
 import type { ModelInfo } from "@mesh/contracts/orchestrator/v1/orchestrator_pb";
 import { z } from "@mesh/config";
 import { meshExtension } from "./anthropic-format.js";
+import { describeIssues } from "./body-issues.js";
 import { invalidRequest } from "./errors.js";
 import { meshHintsSchema, requestedModel, routingHints, type HintHeaders } from "./mesh-hints.js";
 
@@ -138,8 +139,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionRequest
 
   const parsed = chatCompletionRequestSchema.safeParse(body);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
-    throw invalidRequest(problems.join("; "));
+    throw invalidRequest(describeIssues(parsed.error.issues));
   }
   return parsed.data;
 }
