@@ -102,4 +102,16 @@ describe("toChatParams", () => {
       latencySensitive: undefined,
     });
   });
+
+  it("drops empty system prompts rather than sending the model an empty block", () => {
+    const base = { model: "m", max_tokens: 5, messages: [{ role: "user", content: "hi" }] };
+    const asText = toChatParams(parseMessagesRequest({ ...base, system: "" }), {});
+    const asBlocks = toChatParams(parseMessagesRequest({
+      ...base,
+      system: [{ type: "text", text: "" }, { type: "text", text: "be brief" }],
+    }), {});
+
+    expect(asText.system).toEqual([]);
+    expect(asBlocks.system.map((b) => b.text)).toEqual(["be brief"]);
+  });
 });

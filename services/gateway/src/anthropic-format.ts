@@ -116,9 +116,12 @@ export function toChatParams(req: MessagesRequest, headers: HintHeaders): ChatPa
   return create(ChatParamsSchema, {
     model: requestedModel(req.model),
     hints: routingHints(req.mesh, headers),
+    // An empty system prompt is no system prompt, as the upstream API treats it.
     system: typeof req.system === "string"
-      ? [{ text: req.system }]
-      : (req.system ?? []).map((b) => ({ text: b.text, cacheControl: Boolean(b.cache_control) })),
+      ? (req.system === "" ? [] : [{ text: req.system }])
+      : (req.system ?? [])
+        .filter((b) => b.text !== "")
+        .map((b) => ({ text: b.text, cacheControl: Boolean(b.cache_control) })),
     messages: req.messages.map((m) => ({
       role: m.role === "user" ? Role.USER : Role.ASSISTANT,
       content: typeof m.content === "string"

@@ -155,7 +155,7 @@ export function toChatParams(req: ChatCompletionRequest, headers: HintHeaders): 
 
   req.messages.forEach((m, i) => {
     if (m.role === "system" || m.role === "developer") {
-      system.push(...textsOf(m.content).map((text) => ({ text })));
+      system.push(...textsOf(m.content).filter((t) => t !== "").map((text) => ({ text })));
       return;
     }
     const role = m.role === "assistant" ? Role.ASSISTANT : Role.USER;
