@@ -681,4 +681,24 @@ describe("spend queries", () => {
     expect(group.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(limit.message).toBe("limit is 10001; at most 10000 are allowed");
   });
+
+  it("refuses a range out of the calendar or backwards, as a bad spend query", async () => {
+    const at = (seconds: bigint) => ({ seconds, nanos: 0 });
+    const outside = await rpcError(ledger.client.querySpend({ since: at(-62_135_596_801n) }));
+    const backwards = await rpcError(ledger.client.querySpend({
+      since: at(1_767_225_600n),
+      until: at(1_767_139_200n),
+    }));
+
+    expect([outside.code, outside.reason, outside.message]).toEqual([
+      GrpcStatus.INVALID_ARGUMENT,
+      "invalid_spend_query",
+      "since is outside 0001-01-01..9999-12-31 or has nanos outside 0..999999999",
+    ]);
+    expect([backwards.reason, backwards.message]).toEqual([
+      "invalid_spend_query",
+      "since (2026-01-01T00:00:00.000000Z) is after until (2025-12-31T00:00:00.000000Z); " +
+        "the range is [since, until)",
+    ]);
+  });
 });

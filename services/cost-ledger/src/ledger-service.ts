@@ -354,8 +354,10 @@ function range(
   sinceTs: Parameters<typeof timestampMicros>[0] | undefined,
   untilTs: Parameters<typeof timestampMicros>[0] | undefined,
 ) {
-  const since = sinceTs ? isoFromMicros(timestampMicros(sinceTs, "since")) : undefined;
-  const until = untilTs ? isoFromMicros(timestampMicros(untilTs, "until")) : undefined;
+  const micros = (ts: NonNullable<typeof sinceTs>, field: string) =>
+    isoFromMicros(timestampMicros(ts, field, "invalid_spend_query"));
+  const since = sinceTs ? micros(sinceTs, "since") : undefined;
+  const until = untilTs ? micros(untilTs, "until") : undefined;
   if (since !== undefined && until !== undefined && since > until) {
     throw invalid(`since (${since}) is after until (${until}); the range is [since, until)`);
   }

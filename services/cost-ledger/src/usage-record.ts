@@ -167,10 +167,18 @@ export function usageRowFromRecord(record: UsageRecord | undefined, now = new Da
 }
 
 /** Microseconds since the epoch of a protobuf Timestamp (Postgres keeps microseconds). */
-export function timestampMicros(ts: Timestamp, field: string): bigint {
+export function timestampMicros(
+  ts: Timestamp,
+  field: string,
+  reason = "invalid_usage_record",
+): bigint {
   const secondsOk = ts.seconds >= MIN_SECONDS && ts.seconds <= MAX_SECONDS;
   if (!secondsOk || ts.nanos < 0 || ts.nanos > 999_999_999) {
-    throw invalid(`${field} is outside 0001-01-01..9999-12-31 or has nanos outside 0..999999999`);
+    throw new RpcError(
+      GrpcStatus.INVALID_ARGUMENT,
+      `${field} is outside 0001-01-01..9999-12-31 or has nanos outside 0..999999999`,
+      reason,
+    );
   }
 
   return ts.seconds * MICROS_PER_SECOND + BigInt(Math.floor(ts.nanos / 1_000));
