@@ -35,6 +35,9 @@ export function checkPii(
 ): PiiCheckResult {
   const rewrites = new Map<number, string>();
   const spansByType = new Map<PiiType, VerdictSpan[]>();
+  // Placeholders the caller typed, in any segment, are noted before one is issued: new ones
+  // are numbered past them, and theirs are never restored into the answer.
+  if (stage === "input") for (const segment of segments) redactor.noteLiterals(segment.text);
 
   segments.forEach((segment, index) => {
     if (segment.text.length === 0) return;

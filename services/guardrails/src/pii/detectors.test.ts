@@ -90,6 +90,61 @@ describe("findPii", () => {
     ]);
   });
 
+  it("finds secrets assigned to environment variables and config keys", () => {
+    const value = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    expect(found(`aws_secret_access_key = ${value}`)).toEqual([["API_KEY", 24, 64, value]]);
+    expect(found(`AWS_SECRET_ACCESS_KEY=${value}`)).toEqual([["API_KEY", 22, 62, value]]);
+    expect(found("export OPENAI_API_KEY=abcd1234efgh5678ijkl")).toEqual([
+      ["API_KEY", 22, 42, "abcd1234efgh5678ijkl"],
+    ]);
+    expect(found("ANTHROPIC_API_KEY=abcd1234efgh5678ijkl")).toEqual([
+      ["API_KEY", 18, 38, "abcd1234efgh5678ijkl"],
+    ]);
+    expect(found('export X_API_KEY="Zx81kd0Qp2mLw9aa"')).toEqual([
+      ["API_KEY", 18, 34, "Zx81kd0Qp2mLw9aa"],
+    ]);
+  });
+
+  it("leaves prose, variable references and placeholder values next to key names alone", () => {
+    expect(found("set your api key in the settings")).toEqual([]);
+    expect(found("my access key: is in the vault")).toEqual([]);
+    expect(found("API_KEY=$OPENAI_API_KEY and SECRET_KEY=${SECRET}")).toEqual([]);
+    expect(found("OPENAI_API_KEY=your-api-key-here")).toEqual([]);
+    expect(found("password: changeme")).toEqual([]);
+  });
+
+  it("finds Hugging Face and npm tokens and webhook URLs", () => {
+    expect(found("HF hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567 ok")).toEqual([
+      ["API_KEY", 3, 40, "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567"],
+    ]);
+    expect(found("npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789")).toEqual([
+      ["API_KEY", 0, 40, "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"],
+    ]);
+    const hook = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX";
+    expect(found(`post to ${hook} now`)).toEqual([["API_KEY", 8, 8 + hook.length, hook]]);
+    expect(found("the hf_model_directory_for_tests setting")).toEqual([]);
+  });
+
+  it("finds session values in Cookie and Set-Cookie headers, not preferences", () => {
+    const cookie = "Cookie: session=eyJhbGciOiJIUzI1NiJ9abcdef; theme=dark; csrf=abcdef0123456789";
+    expect(found(cookie)).toEqual([
+      ["API_KEY", 16, 42, "eyJhbGciOiJIUzI1NiJ9abcdef"],
+      ["API_KEY", 61, 77, "abcdef0123456789"],
+    ]);
+    expect(found("Set-Cookie: sid=8f7a6b5c4d3e2f1a0b9c; Path=/; Max-Age=31536000000")).toEqual([
+      ["API_KEY", 16, 36, "8f7a6b5c4d3e2f1a0b9c"],
+    ]);
+    expect(found("Cookie: theme=dark; lang=en-US")).toEqual([]);
+    expect(found("cookie: a small baked treat")).toEqual([]);
+  });
+
+  it("finds the password of a connection URL, not the user or host", () => {
+    expect(found("DATABASE_URL=postgres://admin:S3cr3tPassw0rd@db.internal:5432/app")).toEqual([
+      ["API_KEY", 30, 44, "S3cr3tPassw0rd"],
+    ]);
+    expect(found("postgres://user:${DB_PASSWORD}@db:5432/app")).toEqual([]);
+  });
+
   it("finds long hex secrets only next to a word like secret or key", () => {
     expect(found("the secret is 0123456789abcdef0123456789abcdef ok")).toEqual([
       ["API_KEY", 14, 46, "0123456789abcdef0123456789abcdef"],

@@ -55,6 +55,19 @@ const SECRET_FORMATS: readonly { marks: readonly string[]; re: RegExp }[] = [
     re: /(?<![\w-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g,
   },
   { marks: ["glpat-"], re: /(?<![\w-])glpat-[A-Za-z0-9_-]{20,}/g },
+  // Hugging Face and npm access tokens: a fixed prefix, then one unbroken alphanumeric run
+  // (identifiers such as "hf_model_dir" have more underscores and stay unmatched).
+  { marks: ["hf_"], re: /(?<![\w-])hf_[A-Za-z0-9]{30,}(?![\w-])/g },
+  { marks: ["npm_"], re: /(?<![\w-])npm_[A-Za-z0-9]{36}(?![\w-])/g },
+  // A webhook URL is its own credential: whoever holds it can post to the channel.
+  {
+    marks: ["hooks.slack.com"],
+    re: /\bhttps?:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9/_-]{20,}/g,
+  },
+  {
+    marks: ["/api/webhooks/"],
+    re: /\bhttps?:\/\/(?:\w+\.)?discord(?:app)?\.com\/api\/webhooks\/\d+\/[\w-]{20,}/g,
+  },
 ];
 // A private key runs from its BEGIN line to the matching END line; without an END line, the
 // BEGIN line and the base64 lines after it. PEM keys are a few KB; 16 KB bounds the search.
@@ -68,13 +81,21 @@ const AUTH_HEADER = new RegExp(
   "dgi",
 );
 const BEARER = /\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)/dgi;
+// Not "\b" before the keyword: in OPENAI_API_KEY or aws_secret_access_key the keyword follows
+// an underscore, which is a word character, and "\b" would never see it start.
 const KEY_VALUE = new RegExp(
-  String.raw`\b(?:x-api-key|api[_-]?key|apikey|api[_-]?secret|secret(?:[_-]?key)?|` +
-    String.raw`access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|` +
-    String.raw`private[_-]?key|password|passwd|pwd)\b["']?\s*[:=]\s*["']?` +
+  String.raw`(?<![A-Za-z0-9])(?:x-api-key|api[_-]?key|apikey|api[_-]?secret|` +
+    String.raw`secret(?:[_-]?key)?|access[_-]?key|access[_-]?token|auth[_-]?token|` +
+    String.raw`refresh[_-]?token|session[_-]?token|client[_-]?secret|private[_-]?key|` +
+    String.raw`password|passwd|pwd)\b["']?\s*[:=]\s*["']?` +
     String.raw`([A-Za-z0-9._~+/!@#$%^&*=-]{8,})`,
   "dgi",
 );
+// A cookie header line; its values are read pair by pair (see findCookies).
+const COOKIE_HEADER = /(?<![A-Za-z0-9-])(set-)?cookie["']?\s*:[ \t]*([^\r\n]{1,4096})/gi;
+const COOKIE_PAIR = /(?:^|;)\s*[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}=("?)([^;\s",]{1,4096})\1/dg;
+// The password of a URL's user info: "postgres://admin:S3cret@db:5432/app".
+const URL_PASSWORD = /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s/:@]{1,64}:([^\s/@]{6,128})@/dgi;
 // What the keyword patterns always contain, in lower case (they ignore case), and whether
 // they need an assignment (":" or "=").
 const KEYWORD_PATTERNS: readonly { marks: readonly string[]; assigns: boolean; re: RegExp }[] = [
@@ -136,9 +157,19 @@ function findSecrets(text: string, lower: string, out: PiiMatch[]): void {
     for (const m of text.matchAll(re)) {
       const [start, end] = m.indices?.[1] ?? [m.index, m.index + m[0].length];
       const value = text.slice(start, end);
-      // Plain words after "password:" are prose, not a credential.
-      if (re === KEY_VALUE && !/\d/.test(value) && value.length < 16) continue;
+      if (re === KEY_VALUE && !looksSecret(value)) continue;
       out.push({ type: "API_KEY", start, end, priority: 7 });
+    }
+  }
+
+  if (lower.includes("cookie")) findCookies(text, out);
+  if (text.includes("://") && text.includes("@")) {
+    for (const m of text.matchAll(URL_PASSWORD)) {
+      const [start, end] = m.indices?.[1] ?? [m.index, m.index + m[0].length];
+      if (!isReference(text.slice(start, end))) {
+        // Above EMAIL: "S3cret@db.internal" also reads as an address.
+        out.push({ type: "API_KEY", start, end, priority: 7 });
+      }
     }
   }
 
@@ -147,6 +178,44 @@ function findSecrets(text: string, lower: string, out: PiiMatch[]): void {
     if (!/[a-fA-F]/.test(value) || !/\d/.test(value)) continue;
     if (!SECRET_CONTEXT.test(text.slice(Math.max(0, m.index - 60), m.index))) continue;
     out.push({ type: "API_KEY", start: m.index, end: m.index + value.length, priority: 7 });
+  }
+}
+
+/**
+ * Whether a value assigned to a secret's name is a credential rather than prose or a
+ * placeholder: "password: changeme", "API_KEY=$OPENAI_KEY", "api_key: your-api-key-here".
+ */
+function looksSecret(value: string): boolean {
+  if (isReference(value)) return false;
+  // Plain words are prose unless long; a digit makes a short value a credential.
+  if (!/\d/.test(value) && value.length < 16) return false;
+  // "your-api-key-here", "xxxxxxxxxxxxxxxx": words joined by dashes, or one letter repeated.
+  if (/^[a-z]+(?:[-_.][a-z]+)+$/i.test(value) && !/\d/.test(value)) return false;
+  return !/^(.)\1*$/.test(value);
+}
+
+/** A variable reference or a mask rather than a value: "$TOKEN", "${KEY}", "****". */
+function isReference(value: string): boolean {
+  return /^(?:\$\{?[A-Za-z_]\w*\}?|\*+|x+|<[^>]*>?|\.+)$/i.test(value);
+}
+
+/**
+ * The values of a Cookie header's pairs, or of the first pair of a Set-Cookie header (what
+ * follows are attributes: Path, Expires...). Short values ("theme=dark") are preferences,
+ * not sessions.
+ */
+function findCookies(text: string, out: PiiMatch[]): void {
+  for (const header of text.matchAll(COOKIE_HEADER)) {
+    const line = header[2] as string;
+    const lineStart = header.index + header[0].length - line.length;
+    for (const pair of line.matchAll(COOKIE_PAIR)) {
+      const [start, end] = pair.indices?.[2] ?? [0, 0];
+      const value = line.slice(start, end);
+      if (value.length >= 12 && /\d/.test(value) && !isReference(value)) {
+        out.push({ type: "API_KEY", start: lineStart + start, end: lineStart + end, priority: 7 });
+      }
+      if (header[1] !== undefined) break;
+    }
   }
 }
 
