@@ -1,9 +1,15 @@
-import { CONTENT_RULES, protectiveContext, type ContentRule } from "../content/rules.js";
+import {
+  CONTENT_RULES,
+  foldShortLeet,
+  needsScriptView,
+  protectiveContext,
+  type ContentRule,
+} from "../content/rules.js";
 import type { Segment } from "../conversation.js";
-import { originalRange, prepareText, type PreparedText } from "../normalize.js";
+import { foldPlain, originalRange, prepareText, type PreparedText } from "../normalize.js";
 import { CONTENT_CATEGORIES, type ContentCategory, type GuardrailPolicy } from "../policy.js";
 import { combineWeights } from "../injection/score.js";
-import { hasTrigger } from "../vocabulary.js";
+import { hasAllGroups } from "../vocabulary.js";
 import {
   cleanVerdict,
   roundScore,
@@ -29,14 +35,25 @@ export interface CategoryScore {
 export function scoreContent(text: string, prepared?: PreparedText): CategoryScore[] {
   if (text.length === 0) return [];
   const { folded, vocab } = prepared ?? prepareText(text);
+  // Short leetspeak words read as letters ("t0", "4"); same offsets as the folded text.
+  const leet = foldShortLeet(folded.text, vocab);
+  // Cyrillic, CJK and Arabic keep their letters only in this copy; made only when needed.
+  const plain = needsScriptView(text) ? foldPlain(text) : undefined;
 
   const hits = new Map<ContentCategory, { rule: ContentRule; start: number; end: number }[]>();
   for (const rule of CONTENT_RULES) {
-    if (!rule.triggers.some((t) => hasTrigger(vocab, t))) continue;
-    const m = rule.re.exec(folded.text);
+    const view = rule.view === "script" ? plain : folded;
+    if (view === undefined) continue;
+    // Script triggers are substrings: the word list holds ASCII words only.
+    const present = rule.view === "script"
+      ? rule.triggers.every((g) => g.some((t) => typeof t === "string" && view.text.includes(t)))
+      : hasAllGroups(vocab, rule.triggers);
+    if (!present) continue;
+    const m = rule.re.exec(view.text) ??
+      (rule.view === "latin" && leet !== undefined ? rule.re.exec(leet) : null);
     if (!m) continue;
 
-    const [start, end] = originalRange(folded, m.index, m.index + m[0].length);
+    const [start, end] = originalRange(view, m.index, m.index + m[0].length);
     const list = hits.get(rule.category) ?? [];
     list.push({ rule, start, end });
     hits.set(rule.category, list);
@@ -45,7 +62,7 @@ export function scoreContent(text: string, prepared?: PreparedText): CategorySco
   const scores: CategoryScore[] = [];
   for (const [category, list] of hits) {
     let score = combineWeights(list.map((h) => h.rule.weight));
-    const requested = list.some((h) => h.rule.id === "minor_sexual_request");
+    const requested = list.some((h) => h.rule.intent);
     if (category === "sexual_minors" && !requested && protectiveContext(folded.text)) {
       score = Math.min(score, PROTECTIVE_CAP);
     }
