@@ -12,6 +12,9 @@ describe("foldForMatching", () => {
     expect(foldForMatching("a11 0f th3 ru1es, stop! 1990 h4x0r").text).toBe(
       "all 0f the ruies, stop! 1990 haxor",
     );
+    expect(foldForMatching("k1ll st1ll 1llegal ca1l fu1l he1lo").text).toBe(
+      "kill still illegal call full hello",
+    );
   });
 
   it("keeps each folded character's original range through joiners and whitespace", () => {

@@ -396,10 +396,13 @@ function readLeetspeak(units: Uint16Array): void {
         const c = units[k] as number;
         const mapped = LEET_CODES[c] as number;
         if (mapped === 0) continue;
-        // "a11" reads as "all": a 1 next to an l or another 1 is an l.
-        const nearL = (k > 0 && isOneOrL(units[k - 1] as number)) ||
-          (k + 1 < n && isOneOrL(units[k + 1] as number));
-        units[k] = c === 49 && nearL ? 108 : mapped;
+        // "a11" reads as "all": a 1 next to an l or another 1 is an l, except an i before
+        // "ll" after a consonant or at the word's start ("k1ll", "st1ll", "1llegal").
+        const next = k + 1 < n ? (units[k + 1] as number) : 0;
+        const nearL = (k > 0 && isOneOrL(units[k - 1] as number)) || isOneOrL(next);
+        const before = k > i ? (units[k - 1] as number) : 0;
+        const iBeforeL = next === 108 && (before === 0 || isConsonant(before));
+        units[k] = c === 49 && nearL ? (iBeforeL ? 105 : 108) : mapped;
       }
     }
     i = j;
@@ -420,6 +423,11 @@ const WORD_CLASS = Uint8Array.from({ length: 128 }, (_, c) => {
   const digit = c >= 48 && c <= 57 ? DIGIT : 0;
   return letter | digit | (LEET_CODES[c] !== 0 ? LEET_SYMBOL : 0);
 });
+
+function isConsonant(unit: number): boolean {
+  const lower = unit | 32;
+  return lower >= 97 && lower <= 122 && !"aeiouy".includes(String.fromCharCode(lower));
+}
 
 function isOneOrL(unit: number): boolean {
   return unit === 49 || unit === 108 || unit === 124;
