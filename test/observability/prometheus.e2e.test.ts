@@ -435,7 +435,8 @@ describe.skipIf(!PROMETHEUS)("a real Prometheus scraping the mesh", () => {
       "model", "endpoint", "status")).toEqual(new Map([
       ["claude-haiku-3 grpc ok", 14],
       ["claude-sonnet-4 grpc ok", 4],
-      ["none grpc error", 6],
+      // Bad input and a guardrail block: turned away, not failed.
+      ["none grpc refused", 6],
     ]));
     expect(byLabels(await q("sum by (type, model) (ai_errors_total)"), "type", "model"))
       .toEqual(new Map([
@@ -497,11 +498,11 @@ describe.skipIf(!PROMETHEUS)("a real Prometheus scraping the mesh", () => {
     expect([...perMinute.keys()].sort()).toEqual([
       "claude-haiku-3 ok",
       "claude-sonnet-4 ok",
-      "none error",
+      "none refused",
     ]);
     expectExtrapolated((perMinute.get("claude-haiku-3 ok") ?? 0) * 60, 7, 60);
     expectExtrapolated((perMinute.get("claude-sonnet-4 ok") ?? 0) * 60, 2, 60);
-    expectExtrapolated((perMinute.get("none error") ?? 0) * 60, 3, 60);
+    expectExtrapolated((perMinute.get("none refused") ?? 0) * 60, 3, 60);
 
     // p99 latency: histogram_quantile(0.99, ai_latency_bucket) — the histogram is named with
     // its unit, ai_latency_seconds. Over the raw counters it is the all-time p99 per series,
