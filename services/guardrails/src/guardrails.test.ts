@@ -472,6 +472,7 @@ describe("checkOutputChunk", () => {
         "-----END OPENSSH PRIVATE KEY-----\n",
       "Use Authorization:\nBasic dXNlcjpwYXNzd29yZDEyMw== for it. Then ann@example.com.",
       "Mail ann@example.com. Mail bob@example.org!\nAgain ann@example.com\nDone.",
+      "My SSN is below.\n123456789\nKeep it safe.",
     ];
     for (const answer of answers) {
       const whole = checkOutput({ content: [text(answer)] }, DEFAULT_POLICY);

@@ -23,6 +23,12 @@ describe("releasableEnd", () => {
     expect(cut("Token:\n\n")).toBe(0);
   });
 
+  it("holds the words that make the next line's number personal data", () => {
+    expect(cut("Fine.\nMy SSN is below.\n")).toBe(6);
+    expect(cut("Card number:\n")).toBe(0);
+    expect(cut("We talked about cards. Then lunch.\n")).toBe(35);
+  });
+
   it("holds a value that runs up to the cut, as it may go on in the next line", () => {
     expect(cut("Ship to:\n221B Baker Street\n")).toBe(9);
     expect(cut("Mail ann@example.com\n")).toBe(0);

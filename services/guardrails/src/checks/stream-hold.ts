@@ -36,11 +36,23 @@ const PENDING_LABEL = new RegExp(
 // The longest label with its assignment and whitespace that PENDING_LABEL needs to see.
 const LABEL_WINDOW = 96;
 
+// Words the detectors take as context for a bare number ("SSN", "card number"), ending the
+// line before the cut: the number may be the next line, and checked alone, without the words
+// already released, it would not be found ("My SSN is below.\n123456789").
+const PENDING_CONTEXT = new RegExp(
+  String.raw`\b(?:ssn|social security(?: number)?|card(?: number)?|credit card|iban|` +
+    String.raw`account(?: number)?|routing(?: number)?|phone(?: number)?|passport(?: number)?|` +
+    String.raw`date of birth|dob)\b[^\n]{0,24}\s*$`,
+  "i",
+);
+const CONTEXT_WINDOW = 64;
+
 /**
  * The end of the longest prefix of held text that is complete sentences and safe to check
  * and release now; 0 when nothing is. Steps back from the last sentence end past every end
- * where an armored block is open, a credential label waits for its value, or a value found
- * in the held text reaches or crosses the cut with only whitespace between.
+ * where an armored block is open, a credential label (or the words that make a bare number
+ * personal data) waits for its value, or a value found in the held text reaches or crosses
+ * the cut with only whitespace between.
  */
 export function releasableEnd(held: string, phoneRegion: string): number {
   const ends = sentenceEnds(held);
@@ -57,6 +69,7 @@ export function releasableEnd(held: string, phoneRegion: string): number {
     while (last >= 0 && (matches[last] as PiiMatch).start >= cut) last -= 1;
     if (armor.some((a) => a.start < cut && cut < a.end)) continue;
     if (PENDING_LABEL.test(held.slice(Math.max(0, cut - LABEL_WINDOW), cut))) continue;
+    if (PENDING_CONTEXT.test(held.slice(Math.max(0, cut - CONTEXT_WINDOW), cut))) continue;
     if (last >= 0 && reaches(held, matches[last] as PiiMatch, cut)) continue;
     return cut;
   }
