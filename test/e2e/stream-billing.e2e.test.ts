@@ -2,6 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { Role } from "@mesh/contracts/common/v1/chat_pb";
+import { GatewayService } from "@mesh/contracts/gateway/v1/gateway_pb";
 import { startFakeAnthropic, type FakeAnthropic } from "@mesh/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchMesh, type RunningMesh } from "../support/launch-mesh.js";
@@ -173,6 +177,43 @@ describe("a stream cut short is billed for what the model produced", () => {
     // The gateway kept the stream until its start event named the model, its prices and the
     // prompt's usage, then cut it: 1,000 input tokens at $3/MTok, no output reached it.
     expect(row).toEqual({
+      status: "cancelled",
+      input_tokens: "1000",
+      output_tokens: "0",
+      cost_nanos: "3000000",
+      ...SONNET,
+    });
+  });
+
+  it("bills the prompt of a Connect stream whose caller left before it began", async () => {
+    fake.script({
+      kind: "reply",
+      text: "Hi. And more that never comes.",
+      deltaChars: 4,
+      delayMs: 800,
+      usage: { input_tokens: 1_000 },
+      stallAfterEvents: EVENTS_BEFORE_TEXT + 1,
+    });
+    const transport = createConnectTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "1.1" });
+    const client = createClient(GatewayService, transport);
+    const hangUp = new AbortController();
+    setTimeout(() => hangUp.abort(), 300);
+
+    const read = (async () => {
+      const stream = client.streamChat(
+        { params: { model: "claude-sonnet-4", maxTokens: 500, messages: [
+          { role: Role.USER, content: [{ block: { case: "text", value: { text: "Hi" } } }] },
+        ] } },
+        {
+          signal: hangUp.signal,
+          headers: { "x-api-key": "plain-key", "x-request-id": `connect-early-${RUN}` },
+        },
+      );
+      for await (const _ of stream) void _;
+    })();
+    await expect(read).rejects.toThrow();
+
+    expect(await usageRow("connect-early")).toEqual({
       status: "cancelled",
       input_tokens: "1000",
       output_tokens: "0",

@@ -64,6 +64,13 @@ export function connectRoutes(pipeline: Pipeline) {
               events.next(),
             );
             if (step.done) break;
+            // A caller gone before this event (the pipeline keeps a stream up a little after
+            // its caller, to bill it) must not be written to: connect-node would wait on the
+            // closed response for ever, and the request would never be reported.
+            if (handler.signal.aborted) {
+              await events.return(undefined);
+              break;
+            }
             if (first) setLimitHeaders(handler, ctx.limits);
             first = false;
             yield { event: step.value };

@@ -204,18 +204,19 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
     try {
       identity = await keys.authenticate(presentedKey(header));
       requireScope(identity, "inference");
-      // Claimed once the key is known, so that anonymous traffic fills no store.
+      span?.setAttribute("mesh.tenant", identity.tenant);
+      span?.setAttribute("mesh.api_key_id", identity.keyId);
+
+      const policy = await keys.policy(identity.tenant);
+      const requests = await requestLimits.admit(identity, policy);
+      // Claimed once the key is known and the request admitted, so that neither anonymous
+      // nor refused traffic fills the store (and pushes older ids out of it).
       const callers = requestId === given && header(GENERATED_ID_MARK) === undefined;
       if (callers && !(await deps.requestIds.claim(requestId))) {
         requestId = newRequestId();
         span?.setAttribute("mesh.request_id", requestId);
         logger.info({ requestId, given }, "x-request-id used before; this request got a new id");
       }
-      span?.setAttribute("mesh.tenant", identity.tenant);
-      span?.setAttribute("mesh.api_key_id", identity.keyId);
-
-      const policy = await keys.policy(identity.tenant);
-      const requests = await requestLimits.admit(identity, policy);
       return {
         requestId,
         identity,

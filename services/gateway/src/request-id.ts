@@ -10,14 +10,21 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export const GENERATED_ID_MARK = "x-mesh-generated-request-id";
 
-/** Keeps a caller's request id when it is safe to log and store; otherwise makes one. */
+// The gateway's own ids. They are never claimed (each is new), so one sent back by a caller
+// would name a second request after the first: a caller cannot choose one.
+const GATEWAY_ID_PREFIX = "req_";
+
+/**
+ * Keeps a caller's request id when it is safe to log and store and not one of the gateway's
+ * own; otherwise makes one.
+ */
 export function normaliseRequestId(given: string | undefined): string {
-  if (given && REQUEST_ID.test(given)) return given;
+  if (given && REQUEST_ID.test(given) && !given.startsWith(GATEWAY_ID_PREFIX)) return given;
   return newRequestId();
 }
 
 export function newRequestId(): string {
-  return `req_${randomUUID().replaceAll("-", "")}`;
+  return `${GATEWAY_ID_PREFIX}${randomUUID().replaceAll("-", "")}`;
 }
 
 /**

@@ -41,6 +41,7 @@ const STAINLESS_HEADERS = [
   "runtime-version",
   "retry-count",
   "timeout",
+  "helper",
   "helper-method",
   "async",
 ].map((name) => `x-stainless-${name}`);
@@ -136,6 +137,7 @@ export async function startGateway(
       "anthropic-dangerous-direct-browser-access",
       "openai-organization",
       "openai-project",
+      "openai-beta",
       ...STAINLESS_HEADERS,
     ],
     exposedHeaders: [

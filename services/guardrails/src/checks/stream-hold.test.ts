@@ -11,10 +11,18 @@ describe("releasableEnd", () => {
 
   it("holds an armored block from its BEGIN line until its END line is in", () => {
     const open = "Fine.\n-----BEGIN PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHC\n";
-    const closed = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nok. ";
+    const closed = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\nok. ";
 
     expect(cut(open)).toBe(6);
     expect(cut(closed)).toBe(closed.length - 1);
+  });
+
+  it("does not hold public armor: a quoted BEGIN line or a signed message", () => {
+    const quoted = "A PEM file starts with -----BEGIN CERTIFICATE----- on its own line.\nNext ";
+    const signed = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nHello.\nMore";
+
+    expect(cut(quoted)).toBe(quoted.length - 5);
+    expect(cut(signed)).toBe(signed.length - 4);
   });
 
   it("holds a credential label whose value has not come yet", () => {

@@ -11,9 +11,11 @@ import { findPii } from "../pii/detectors.js";
 import type { PiiMatch } from "../pii/types.js";
 import { sentenceEnds } from "./groundedness.js";
 
-// Any armor line, not only private keys: a certificate held to its END costs only latency,
-// and one rule for all kinds cannot miss a key kind the detectors learn later.
-const ARMOR_BEGIN = /-----BEGIN ([A-Z0-9][A-Z0-9 ]{0,60})-----/g;
+// Armor that holds a secret: private keys of every kind (RSA, EC, OPENSSH, ENCRYPTED, PGP
+// PRIVATE KEY BLOCK) and anything labelled secret. Certificates, public keys and signed
+// messages are public, and holding them costs much: a BEGIN line quoted in prose, or a PGP
+// signed message (whose END line has another label), would hold the whole rest of the answer.
+const ARMOR_BEGIN = /-----BEGIN ((?:[A-Z0-9 ]{0,40} )?(?:PRIVATE|SECRET)[A-Z0-9 ]{0,40})-----/g;
 // The detectors stop looking for an END line 16 KB after a BEGIN line and take the base64
 // lines that follow instead; past that bound a block no longer needs holding as a whole
 // (a value still running to the cut is held by the match rule). Twice the bound, so a
