@@ -69,7 +69,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function openStream(key: string, requestId: string, signal?: AbortSignal) {
+/** POST /v1/messages for claude-sonnet-4 under this run's id `requestId`. */
+function post(key: string, requestId: string, body: object, signal?: AbortSignal) {
   return fetch(`${mesh.gatewayUrl}/v1/messages`, {
     method: "POST",
     headers: {
@@ -77,31 +78,18 @@ function openStream(key: string, requestId: string, signal?: AbortSignal) {
       "x-request-id": `${requestId}-${RUN}`,
       "content-type": "application/json",
     },
-    body: JSON.stringify({
-      model: "claude-sonnet-4",
-      max_tokens: 500,
-      stream: true,
-      messages: [{ role: "user", content: "Say hi forty times." }],
-    }),
+    body: JSON.stringify({ model: "claude-sonnet-4", max_tokens: 500, ...body }),
     signal,
   });
 }
 
+function openStream(key: string, requestId: string, signal?: AbortSignal) {
+  const messages = [{ role: "user", content: "Say hi forty times." }];
+  return post(key, requestId, { stream: true, messages }, signal);
+}
+
 function ask(key: string, requestId: string, signal?: AbortSignal) {
-  return fetch(`${mesh.gatewayUrl}/v1/messages`, {
-    method: "POST",
-    headers: {
-      "x-api-key": key,
-      "x-request-id": `${requestId}-${RUN}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify({
-      model: "claude-sonnet-4",
-      max_tokens: 500,
-      messages: [{ role: "user", content: "Answer slowly." }],
-    }),
-    signal,
-  });
+  return post(key, requestId, { messages: [{ role: "user", content: "Answer slowly." }] }, signal);
 }
 
 async function usageRow(name: string) {
@@ -287,7 +275,11 @@ describe("a stream cut short is billed for what the model produced", () => {
   });
 
   it("keeps the prices a finished stream was billed at with its row", async () => {
-    fake.script({ kind: "reply", text: "All done.", usage: { input_tokens: 10, output_tokens: 3 } });
+    fake.script({
+      kind: "reply",
+      text: "All done.",
+      usage: { input_tokens: 10, output_tokens: 3 },
+    });
 
     const res = await openStream("plain-key", "finished-stream");
     expect(await res.text()).toContain("message_stop");

@@ -251,7 +251,8 @@ describe("RecordObservations, a batch per call", () => {
     const sonnet = { model: "claude-sonnet-4", endpoint: "grpc" };
     expect(sample(text, "ai_requests_total", { ...sonnet, status: "error" })).toBe(2);
     expect(sample(text, "ai_requests_total", { ...sonnet, status: "cancelled" })).toBe(1);
-    expect(sample(text, "ai_requests_total", { model: "none", endpoint: "grpc", status: "refused" }))
+    const refused = { model: "none", endpoint: "grpc", status: "refused" };
+    expect(sample(text, "ai_requests_total", refused))
       .toBe(1);
     expect(sample(text, "ai_errors_total", { type: "other", model: "claude-sonnet-4" })).toBe(1);
     expect(sample(text, "ai_errors_total", { type: "cancelled", model: "claude-sonnet-4" }))

@@ -120,7 +120,7 @@ describe("findPii", () => {
     expect(found("npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789")).toEqual([
       ["API_KEY", 0, 40, "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"],
     ]);
-    const hook = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX";
+    const hook = "https://hooks.slack.com/services/T00000000/B00000000/a1B2c3D4e5F6g7H8i9J0k1L2";
     expect(found(`post to ${hook} now`)).toEqual([["API_KEY", 8, 8 + hook.length, hook]]);
     expect(found("the hf_model_directory_for_tests setting")).toEqual([]);
   });
