@@ -92,6 +92,18 @@ function ask(key: string, requestId: string, signal?: AbortSignal) {
   return post(key, requestId, { messages: [{ role: "user", content: "Answer slowly." }] }, signal);
 }
 
+/** StreamChat over Connect, read to its end. */
+async function connectStream(requestId: string, signal: AbortSignal) {
+  const transport = createConnectTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "1.1" });
+  const text = { block: { case: "text" as const, value: { text: "Hi" } } };
+  const stream = createClient(GatewayService, transport).streamChat(
+    { params: { model: "claude-sonnet-4", maxTokens: 500,
+      messages: [{ role: Role.USER, content: [text] }] } },
+    { signal, headers: { "x-api-key": "plain-key", "x-request-id": `${requestId}-${RUN}` } },
+  );
+  for await (const _ of stream) void _;
+}
+
 async function usageRow(name: string) {
   const requestId = `${name}-${RUN}`;
   const deadline = Date.now() + 15_000;
@@ -144,7 +156,12 @@ describe("a stream cut short is billed for what the model produced", () => {
     });
   });
 
-  it("bills the prompt of a caller that hangs up before the answer began", async () => {
+  // Both APIs: the Anthropic one over SSE, and Connect, whose server once waited for ever on
+  // a response closed before the first event.
+  it.each([
+    ["Anthropic SSE", (id: string, signal: AbortSignal) => openStream("plain-key", id, signal)],
+    ["Connect", connectStream],
+  ])("bills the prompt of a caller over %s who left before the answer began", async (api, open) => {
     // The provider takes 800 ms to its first byte, then sends one delta and thinks on.
     fake.script({
       kind: "reply",
@@ -155,53 +172,16 @@ describe("a stream cut short is billed for what the model produced", () => {
       stallAfterEvents: EVENTS_BEFORE_TEXT + 1,
     });
     // The gateway sends its headers with the first event, so the caller leaves with nothing.
+    const name = `hang-up-before-start-${api.replace(/\W/g, "")}`;
     const hangUp = new AbortController();
-    const opened = openStream("plain-key", "hang-up-before-start", hangUp.signal);
+    const opened = open(name, hangUp.signal);
     await new Promise((r) => setTimeout(r, 300));
     hangUp.abort();
     await expect(opened).rejects.toThrow();
 
-    const row = await usageRow("hang-up-before-start");
     // The gateway kept the stream until its start event named the model, its prices and the
     // prompt's usage, then cut it: 1,000 input tokens at $3/MTok, no output reached it.
-    expect(row).toEqual({
-      status: "cancelled",
-      input_tokens: "1000",
-      output_tokens: "0",
-      cost_nanos: "3000000",
-      ...SONNET,
-    });
-  });
-
-  it("bills the prompt of a Connect stream whose caller left before it began", async () => {
-    fake.script({
-      kind: "reply",
-      text: "Hi. And more that never comes.",
-      deltaChars: 4,
-      delayMs: 800,
-      usage: { input_tokens: 1_000 },
-      stallAfterEvents: EVENTS_BEFORE_TEXT + 1,
-    });
-    const transport = createConnectTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "1.1" });
-    const client = createClient(GatewayService, transport);
-    const hangUp = new AbortController();
-    setTimeout(() => hangUp.abort(), 300);
-
-    const read = (async () => {
-      const stream = client.streamChat(
-        { params: { model: "claude-sonnet-4", maxTokens: 500, messages: [
-          { role: Role.USER, content: [{ block: { case: "text", value: { text: "Hi" } } }] },
-        ] } },
-        {
-          signal: hangUp.signal,
-          headers: { "x-api-key": "plain-key", "x-request-id": `connect-early-${RUN}` },
-        },
-      );
-      for await (const _ of stream) void _;
-    })();
-    await expect(read).rejects.toThrow();
-
-    expect(await usageRow("connect-early")).toEqual({
+    expect(await usageRow(name)).toEqual({
       status: "cancelled",
       input_tokens: "1000",
       output_tokens: "0",

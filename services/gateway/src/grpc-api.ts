@@ -4,7 +4,7 @@ import { asRpcError, limitSource } from "./errors.js";
 import type { Pipeline, RequestContext } from "./pipeline.js";
 import { mergeLimits, openAiLimitHeaders } from "./rate-limit-headers.js";
 import type { LimitSnapshot } from "./rate-limits.js";
-import { GENERATED_ID_MARK, normaliseRequestId } from "./request-id.js";
+import { normaliseRequestId } from "./request-id.js";
 import { errorInfoDetail, retryInfoDetail } from "./retry-info.js";
 
 /**
@@ -15,13 +15,8 @@ import { errorInfoDetail, retryInfoDetail } from "./retry-info.js";
 export function grpcGatewayService(pipeline: Pipeline) {
   const admit = async (call: CallContext) => {
     // Named here rather than in the pipeline so that a refusal at the door carries it too.
-    const given = call.header("x-request-id");
-    const requestId = normaliseRequestId(given);
-    const generated = requestId !== given ? "1" : undefined;
-    const header = (name: string) => {
-      if (name === "x-request-id") return requestId;
-      return name === GENERATED_ID_MARK ? generated : call.header(name);
-    };
+    const requestId = normaliseRequestId(call.header("x-request-id"));
+    const header = (name: string) => (name === "x-request-id" ? requestId : call.header(name));
     try {
       const ctx = await pipeline.admit(header, "grpc");
       ctx.signal = call.signal;

@@ -31,7 +31,7 @@ import { createGuardrailChecks, type GateStep } from "./guardrail-checks.js";
 import type { KeyStore } from "./key-store.js";
 import type { LimitSnapshot, RequestLimits } from "./rate-limits.js";
 import {
-  GENERATED_ID_MARK,
+  isCallersId,
   newRequestId,
   normaliseRequestId,
   type RequestIdClaims,
@@ -195,8 +195,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
 
   async function admit(header: HeaderReader, endpoint: Endpoint): Promise<RequestContext> {
     const startedAtHr = performance.now();
-    const given = header("x-request-id");
-    let requestId = normaliseRequestId(given);
+    let requestId = normaliseRequestId(header("x-request-id"));
     const span = trace.getActiveSpan();
     span?.setAttribute("mesh.request_id", requestId);
 
@@ -211,11 +210,13 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       const requests = await requestLimits.admit(identity, policy);
       // Claimed once the key is known and the request admitted, so that neither anonymous
       // nor refused traffic fills the store (and pushes older ids out of it).
-      const callers = requestId === given && header(GENERATED_ID_MARK) === undefined;
-      if (callers && !(await deps.requestIds.claim(requestId))) {
+      if (isCallersId(requestId) && !(await deps.requestIds.claim(requestId))) {
         requestId = newRequestId();
         span?.setAttribute("mesh.request_id", requestId);
-        logger.info({ requestId, given }, "x-request-id used before; this request got a new id");
+        logger.info(
+          { requestId, given: header("x-request-id") },
+          "x-request-id used before; this request got a new id",
+        );
       }
       return {
         requestId,
@@ -398,6 +399,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
   ): AsyncGenerator<ChatEvent> {
     const outcome = newOutcome(raw, true);
     const tally = new StreamTally();
+    const upstream = afterGrace(ctx.signal, START_GRACE_MS);
     let reservation: TokenReservation | undefined;
     let finished = false;
     try {
@@ -433,7 +435,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
         { requestId: ctx.requestId, params: input.params },
         {
           ...upstreamOptions,
-          signal: tally.upstreamSignal(ctx.signal, START_GRACE_MS),
+          signal: upstream.signal,
           headers: { "x-request-id": ctx.requestId },
         },
       );
@@ -464,6 +466,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
           case "start":
             event.event.value.requestId = ctx.requestId;
             tally.opened(event.event.value);
+            upstream.endGrace();
             break;
           case "textDelta": {
             const { index, text: piece } = event.event.value;
@@ -549,6 +552,7 @@ export function createPipeline(deps: PipelineDeps, clients: MeshClients): Pipeli
       if (outcome.status === UsageStatus.OK) outcome.status = statusFor(outcome.error);
       throw outcome.error;
     } finally {
+      upstream.done();
       if (!finished && !outcome.error) {
         // The consumer stopped reading: the caller hung up mid-stream.
         outcome.status = UsageStatus.CANCELLED;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createLogger } from "@mesh/logging";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { createRequestIdClaims } from "./request-id.js";
+import { createRequestIdClaims, isCallersId, normaliseRequestId } from "./request-id.js";
 
 const logger = createLogger("gateway-test", "silent");
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -59,5 +59,20 @@ describe("request id claims in Redis", () => {
 
     expect(await claims.claim("anything")).toBe(false);
     down.disconnect();
+  });
+});
+
+describe("normaliseRequestId", () => {
+  it("keeps a caller's safe id, and makes one for a bad id or one of the gateway's own", () => {
+    const made = normaliseRequestId(undefined);
+
+    expect(made).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(isCallersId(made)).toBe(false);
+    expect(normaliseRequestId("order-42:retry.1")).toBe("order-42:retry.1");
+    expect(isCallersId("order-42:retry.1")).toBe(true);
+    for (const bad of [made, "has space", "x".repeat(129), ""]) {
+      const fresh = normaliseRequestId(bad);
+      expect([fresh === bad, /^req_[0-9a-f]{32}$/.test(fresh)]).toEqual([false, true]);
+    }
   });
 });

@@ -4,12 +4,6 @@ import type { Redis } from "ioredis";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/**
- * Set on a request's headers by the gateway itself (any the caller sent are dropped) when the
- * request id is one the gateway made: such an id needs no claim.
- */
-export const GENERATED_ID_MARK = "x-mesh-generated-request-id";
-
 // The gateway's own ids. They are never claimed (each is new), so one sent back by a caller
 // would name a second request after the first: a caller cannot choose one.
 const GATEWAY_ID_PREFIX = "req_";
@@ -21,6 +15,11 @@ const GATEWAY_ID_PREFIX = "req_";
 export function normaliseRequestId(given: string | undefined): string {
   if (given && REQUEST_ID.test(given) && !given.startsWith(GATEWAY_ID_PREFIX)) return given;
   return newRequestId();
+}
+
+/** True for an id a caller chose: those need claiming, the gateway's own are new each time. */
+export function isCallersId(requestId: string): boolean {
+  return !requestId.startsWith(GATEWAY_ID_PREFIX);
 }
 
 export function newRequestId(): string {

@@ -20,11 +20,7 @@ import { createLimitCounters } from "./limit-counters.js";
 import { registerOpenAiApi } from "./openai-api.js";
 import { createMeshClients, createPipeline } from "./pipeline.js";
 import { createRequestLimits } from "./rate-limits.js";
-import {
-  createRequestIdClaims,
-  GENERATED_ID_MARK,
-  normaliseRequestId,
-} from "./request-id.js";
+import { createRequestIdClaims, normaliseRequestId } from "./request-id.js";
 import { createResponseCache } from "./response-cache.js";
 import { connectStores } from "./stores.js";
 import { policyDefaults } from "./tenant-policy.js";
@@ -166,8 +162,6 @@ export async function startGateway(
     const given = req.headers["x-request-id"];
     const caller = Array.isArray(given) ? given[0] : given;
     const requestId = normaliseRequestId(caller);
-    delete req.headers[GENERATED_ID_MARK];
-    if (requestId !== caller) req.headers[GENERATED_ID_MARK] = "1";
     req.headers["x-request-id"] = requestId;
     reply.header("x-request-id", requestId);
   });

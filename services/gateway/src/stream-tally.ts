@@ -18,33 +18,9 @@ export class StreamTally {
   private start: StreamStart | undefined;
   private readonly output = new OutputTokenEstimate();
   private tools = 0;
-  private onOpened: (() => void) | undefined;
 
   opened(start: StreamStart): void {
     this.start = start;
-    this.onOpened?.();
-  }
-
-  /**
-   * A signal for the orchestrator's stream that follows the caller's, except that a caller
-   * leaving before the stream's start event keeps the stream up to `graceMs` longer: the start
-   * names the model, its prices and the input usage, without which the cut request could not
-   * be billed for the prompt the provider already read.
-   */
-  upstreamSignal(caller: AbortSignal | undefined, graceMs: number): AbortSignal | undefined {
-    if (!caller) return undefined;
-
-    const upstream = new AbortController();
-    const cut = () => upstream.abort(caller.reason);
-    caller.addEventListener("abort", () => {
-      if (this.start) return cut();
-      const timer = setTimeout(cut, graceMs);
-      this.onOpened = () => {
-        clearTimeout(timer);
-        cut();
-      };
-    }, { once: true });
-    return upstream.signal;
   }
 
   text(index: number, piece: string): void {

@@ -1,19 +1,29 @@
 /**
- * A signal for a unary model call that follows the caller's, `graceMs` late. An answer that
- * comes within the grace is billed exactly (the model did the work); a longer one is cut, so a
- * caller that timed out, and perhaps retries, does not leave generations running up a bill.
- * `done` drops the timer once the call has ended.
+ * The signal of a model call that follows its caller's, `graceMs` late, so that what the
+ * model did for a caller who left can still be billed: a unary answer coming within the
+ * grace is billed exactly, and a stream is kept until its start event names the model, its
+ * prices and the prompt's usage. A longer call is cut, so a caller that timed out, and perhaps
+ * retries, does not leave generations running up a bill.
  */
-export function afterGrace(
-  caller: AbortSignal | undefined,
-  graceMs: number,
-): { signal: AbortSignal | undefined; done: () => void } {
-  if (!caller) return { signal: undefined, done: () => undefined };
+export interface UpstreamSignal {
+  signal: AbortSignal | undefined;
+  /** What billing needed has come: a caller leaving from now on cuts the call at once, and
+   *  one already gone cuts it now. */
+  endGrace(): void;
+  /** The call has ended: drops the listener and any timer. */
+  done(): void;
+}
+
+export function afterGrace(caller: AbortSignal | undefined, graceMs: number): UpstreamSignal {
+  if (!caller) return { signal: undefined, endGrace: () => undefined, done: () => undefined };
 
   const upstream = new AbortController();
+  const cut = () => upstream.abort(caller.reason);
+  let graceOver = false;
   let timer: NodeJS.Timeout | undefined;
   const onAbort = () => {
-    timer = setTimeout(() => upstream.abort(caller.reason), graceMs);
+    if (graceOver) return cut();
+    timer = setTimeout(cut, graceMs);
     timer.unref();
   };
   if (caller.aborted) onAbort();
@@ -21,9 +31,15 @@ export function afterGrace(
 
   return {
     signal: upstream.signal,
+    endGrace: () => {
+      graceOver = true;
+      if (!caller.aborted) return;
+      clearTimeout(timer);
+      cut();
+    },
     done: () => {
       caller.removeEventListener("abort", onAbort);
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
     },
   };
 }
